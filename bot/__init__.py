@@ -1,0 +1,1 @@
+"""wuye: WeChat complaint-intake bot for residential property management."""

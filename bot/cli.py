@@ -1,0 +1,260 @@
+"""The `wuye` command."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import string
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import requests
+
+from bot.config import Config, load_config
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG = "config.toml"
+TEMPLATE = Path(__file__).with_name("config.example.toml")
+config_option = click.option("--config", "config_path", default=lambda: os.environ.get("WUYE_CONFIG", DEFAULT_CONFIG),
+                             show_default="config.toml or $WUYE_CONFIG", help="Path to config.toml.")
+
+
+def _load(config_path: str) -> Config:
+    try:
+        return load_config(config_path if Path(config_path).exists() or config_path != DEFAULT_CONFIG else None)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def cli(verbose: bool) -> None:
+    """wuye (物业): WeChat complaint-intake bot for residential property management."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@config_option
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(config_path: str, force: bool) -> None:
+    """Write config.toml (fresh token and AES key) and an editable rules.toml beside it."""
+    from classifier.rules import DEFAULT_RULES_PATH
+
+    target = Path(config_path)
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists; use --force to overwrite")
+    alphabet = string.ascii_letters + string.digits
+    token = "".join(secrets.choice(alphabet) for _ in range(32))
+    aes_key = "".join(secrets.choice(alphabet) for _ in range(43))  # as the WeChat console makes them
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text = text.replace('token = "CHANGE-ME"', f'token = "{token}"', 1)
+    text = text.replace('encoding_aes_key = ""  # init', f'encoding_aes_key = "{aes_key}"', 1)
+    text = text.replace('rules = ""  # init', 'rules = "rules.toml"', 1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    rules = target.parent / "rules.toml"
+    if not rules.exists() or force:
+        rules.write_text(DEFAULT_RULES_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    load_config(target)  # what init writes must load
+    click.echo(f"wrote {target} (token and AES key generated) and {rules}")
+
+
+@cli.command()
+@config_option
+@click.option("--host", default=None, help="Listen address (default: server.host).")
+@click.option("--port", default=None, type=int, help="Listen port (default: server.port).")
+def serve(config_path: str, host: str | None, port: int | None) -> None:
+    """Web app + RQ worker + scheduler (and the embedded Redis when redis.url is empty)."""
+    from werkzeug.serving import make_server
+
+    from bot import embedded
+    from bot.app import create_app
+
+    config = _load(config_path)
+    url = embedded.redis_url(config)
+    app = create_app(config)
+    server = make_server(host or config.host, port or config.port, app, threaded=True)
+    env = embedded.child_env(config, url)
+    env.setdefault("WUYE_CONFIG", str(Path(config_path).resolve()))
+    children = [subprocess.Popen([sys.executable, "-m", "bot.cli", role, "--config", config_path], env=env)
+                for role in ("worker", "scheduler")]
+    signal.signal(signal.SIGTERM, _interrupt)
+    click.echo(f"wuye serving http://{server.host}:{server.port}/wechat "
+               f"(db {config.storage_path}, redis {'embedded' if not config.redis_url else url})", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        app.extensions["wuye"].classifier.stop()
+        _stop(children)
+        embedded.stop()
+        click.echo("wuye stopped", err=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for p in children:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for p in children:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+@cli.command()
+@config_option
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(config_path: str, burst: bool) -> None:
+    """An RQ worker for outbound delivery (run any number, on any machine)."""
+    import redis
+    from rq import SimpleWorker
+
+    from bot import embedded
+
+    config = _load(config_path)
+    os.environ.setdefault("WUYE_CONFIG", str(Path(config_path).resolve()))
+    conn = redis.Redis.from_url(embedded.redis_url(config))
+    SimpleWorker([config.redis_queue], connection=conn).work(burst=burst, logging_level="WARNING")
+
+
+@cli.command()
+@config_option
+@click.option("--interval", default=30, show_default=True, help="Seconds between outbox sweeps.")
+def scheduler(config_path: str, interval: int) -> None:
+    """The RQ cron scheduler: periodic outbox sweep (delivery catches up after any outage)."""
+    import redis
+    from rq.cron import CronScheduler
+
+    from bot import embedded
+    from bot.jobs import deliver_due
+
+    config = _load(config_path)
+    conn = redis.Redis.from_url(embedded.redis_url(config))
+    cron = CronScheduler(connection=conn, logging_level="WARNING")
+    cron.register(deliver_due, queue_name=config.redis_queue, interval=interval, job_timeout=120)
+    cron.start()
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--status", type=click.Choice(["new", "claimed", "pending", "resolved", "closed", "cancelled"]))
+def tickets(config_path: str, as_json: bool, status: str | None) -> None:
+    """List tickets."""
+    from storage import Status, open_storage
+
+    config = _load(config_path)
+    store = open_storage(config.storage_path)
+    for t in store.tickets.list(Status(status) if status else None):
+        row = {"number": t.number, "status": t.status.value, "channel": t.channel, "category": t.category,
+               "urgency": t.urgency, "department": t.department, "building": t.building, "unit": t.unit,
+               "room": t.room, "text": t.text, "owner": t.owner, "assignee": t.assignee,
+               "created_at": t.created_at, "claim_due": t.claim_due, "resolve_due": t.resolve_due,
+               "urge_count": t.urge_count}
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(f"#{t.number}\t{t.status.value}\t{t.urgency}\t{t.category}\t"
+                       f"{t.building}-{t.unit}-{t.room}\t{t.owner or '-'}\t{t.text[:40]}")
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
+@click.option("--explain", is_flag=True, help="Show tokens, every rule that fired and the scores.")
+@click.argument("text", required=False)
+def classify(config_path: str, as_json: bool, explain: bool, text: str | None) -> None:
+    """Classify TEXT, or one message per stdin line."""
+    from classifier import Classifier
+
+    config = _load(config_path)
+    try:
+        clf = Classifier.from_file(config.rules_path, config.data_dir)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    lines = [text] if text is not None else (line.rstrip("\n") for line in sys.stdin)
+    for line in lines:
+        if not line.strip():
+            continue
+        result = clf.classify(line).as_dict(explain=explain)
+        if as_json or text is None:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            click.echo(_explain_text(result) if explain else
+                       f"{result['category']}\t{result['urgency']}\t{result['score']:g}\t{' '.join(result['matched'])}")
+
+
+def _explain_text(r: dict) -> str:
+    lines = [f"category: {r['category']} (score {r['score']:g}, department {r['department']})",
+             f"urgency:  {r['urgency']} — {r['urgency_reason']}",
+             f"tokens:   {' / '.join(r['tokens'])}", "rules fired:"]
+    lines += [f"  {h['word']} → {h['target']}" + (f" (+{h['weight']:g})" if h["weight"] else "")
+              + (" [cancelled by a negator]" if h["cancelled"] else "") for h in r["rules"]] or ["  (none)"]
+    lines.append("top categories: " + (", ".join(f"{c} {s:g}" for c, s in list(r["scores"].items())[:5]) or "none"))
+    return "\n".join(lines)
+
+
+@cli.command()
+@config_option
+@click.option("--url", default=None, help="Webhook URL (default: http://server.host:server.port/wechat).")
+@click.option("--openid", default="o-wuye-cli", show_default=True, help="The resident's openid.")
+@click.argument("text")
+def say(config_path: str, url: str | None, openid: str, text: str) -> None:
+    """Post TEXT to a running server exactly as WeChat would, and print the reply."""
+    config = _load(config_path)
+    click.echo(_say(config, url, openid, text) or "(no reply)")
+
+
+@cli.command()
+@config_option
+@click.option("--url", default=None, help="Webhook URL (default: http://server.host:server.port/wechat).")
+@click.option("--openid", default="o-wuye-chat", show_default=True, help="The resident's openid.")
+def chat(config_path: str, url: str | None, openid: str) -> None:
+    """An interactive resident session (Ctrl-D to end)."""
+    config = _load(config_path)
+    while True:
+        try:
+            text = click.prompt("您", prompt_suffix="：")
+        except (EOFError, click.Abort):
+            click.echo()
+            return
+        click.echo(f"物业：{_say(config, url, openid, text) or '(no reply)'}")
+
+
+def _say(config: Config, url: str | None, openid: str, text: str) -> str:
+    from bot.wechat import SimulatedWechat
+
+    sim = SimulatedWechat(config.wechat)
+    params, body = sim.request(text, openid, str(secrets.randbits(63)), int(time.time()))
+    target = url or f"http://{config.host}:{config.port}/wechat"
+    try:
+        resp = requests.post(target, params=params, data=body.encode("utf-8"), timeout=10,
+                             headers={"Content-Type": "text/xml"})
+    except requests.RequestException as e:
+        raise click.ClickException(f"cannot reach {target}: {e}") from None
+    if resp.status_code != 200:
+        raise click.ClickException(f"server refused: HTTP {resp.status_code} {resp.text.strip()}")
+    return sim.read_reply(resp.content.decode("utf-8"))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Keyword rules: load from TOML, validate naming the key, index for fast look-up."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import RulesError
+
+LEVELS = ("紧急", "重要", "一般")  # most serious first
+DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
+FALLBACK = "其他"
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    department: str
+    urgency: str
+    keywords: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A validated rule set; immutable, so a reload swaps it whole."""
+
+    categories: dict[str, Category]
+    urgency_keywords: dict[str, dict[str, float]]  # level -> keyword -> weight
+    intensifiers: frozenset[str]
+    intensifier_cap: str
+    negations: frozenset[str]  # "不急": the resident says it can wait
+    negators: frozenset[str]  # "没有": cancels the urgency keyword right after it
+    negated_urgency: str
+    negator_window: int
+    fallback: str
+    source: str = ""
+    # token -> [(category, weight)], built once so classify is a dict look-up per token
+    index: dict[str, list[tuple[str, float]]] = field(default_factory=dict, compare=False)
+    urgency_index: dict[str, tuple[str, float]] = field(default_factory=dict, compare=False)
+
+    def all_words(self) -> set[str]:
+        """Every word the tokenizer must keep whole."""
+        words = set(self.index) | set(self.urgency_index) | self.intensifiers | self.negations | self.negators
+        return {w for w in words if len(w) > 1}
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Read and validate a rules TOML file (the packaged defaults when path is None)."""
+    p = path or DEFAULT_RULES_PATH
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulesError(f"{p}: rules file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise RulesError(f"{p}: not valid TOML: {e}") from None
+    return parse_rules(raw, source=str(p))
+
+
+def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
+    """Validate a parsed rules mapping; every refusal names the key."""
+    _only_keys(raw, "", {"fallback", "categories", "urgency"})
+    fallback = _str(raw, "fallback", FALLBACK)
+    cats_raw = raw.get("categories")
+    if not isinstance(cats_raw, dict) or not cats_raw:
+        raise RulesError("categories: must be a non-empty table of categories")
+    categories = {name: _category(name, body) for name, body in cats_raw.items()}
+    if fallback not in categories:
+        raise RulesError(f"fallback: category {fallback!r} is not defined under categories")
+    urg = raw.get("urgency", {})
+    if not isinstance(urg, dict):
+        raise RulesError("urgency: must be a table")
+    _only_keys(urg, "urgency.", {"keywords", "intensifiers", "intensifier_cap", "negations",
+                                 "negators", "negated_urgency", "negator_window"})
+    ukw = urg.get("keywords", {})
+    if not isinstance(ukw, dict):
+        raise RulesError("urgency.keywords: must be a table of levels")
+    urgency_keywords = {}
+    for level, kws in ukw.items():
+        if level not in LEVELS:
+            raise RulesError(f"urgency.keywords.{level}: unknown urgency level (use {', '.join(LEVELS)})")
+        urgency_keywords[level] = _keywords(f"urgency.keywords.{level}", kws)
+    rules = Rules(
+        categories=categories,
+        urgency_keywords=urgency_keywords,
+        intensifiers=frozenset(_words(urg, "urgency.intensifiers")),
+        intensifier_cap=_level(urg, "urgency.intensifier_cap", "重要"),
+        negations=frozenset(_words(urg, "urgency.negations")),
+        negators=frozenset(_words(urg, "urgency.negators")),
+        negated_urgency=_level(urg, "urgency.negated_urgency", "一般"),
+        negator_window=_int(urg, "urgency.negator_window", 2),
+        fallback=fallback,
+        source=source,
+    )
+    _check_conflicts(rules)
+    _build_index(rules)
+    return rules
+
+
+def _category(name: str, body: Any) -> Category:
+    key = f"categories.{name}"
+    if not name.strip():
+        raise RulesError(f"{key}: category name must not be empty")
+    if not isinstance(body, dict):
+        raise RulesError(f"{key}: must be a table")
+    _only_keys(body, f"{key}.", {"department", "urgency", "keywords"})
+    return Category(
+        name=name,
+        department=_str(body, "department", "客服中心", prefix=key),
+        urgency=_level(body, f"{key}.urgency", "一般"),
+        keywords=_keywords(f"{key}.keywords", body.get("keywords", {})),
+    )
+
+
+def _keywords(key: str, kws: Any) -> dict[str, float]:
+    """Keywords as a list (weight 1) or a table keyword = weight."""
+    if isinstance(kws, list):
+        kws = {k: 1 for k in kws} if all(isinstance(k, str) for k in kws) else None
+    if not isinstance(kws, dict):
+        raise RulesError(f"{key}: must be a list of words or a table of word = weight")
+    out: dict[str, float] = {}
+    for word, weight in kws.items():
+        w = word.strip().lower() if isinstance(word, str) else ""
+        if not w:
+            raise RulesError(f"{key}: empty keyword")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            raise RulesError(f"{key}.{word}: weight must be a number > 0")
+        if w in out:
+            raise RulesError(f"{key}.{word}: keyword listed twice")
+        out[w] = float(weight)
+    return out
+
+
+def _check_conflicts(rules: Rules) -> None:
+    seen: dict[str, tuple[str, float]] = {}
+    for cat in rules.categories.values():
+        for word, weight in cat.keywords.items():
+            if word in seen and seen[word][1] == weight:
+                raise RulesError(
+                    f"categories.{cat.name}.keywords.{word}: also in categories.{seen[word][0]} "
+                    f"with the same weight {weight:g}; give one a higher weight"
+                )
+            if word not in seen or weight > seen[word][1]:
+                seen[word] = (cat.name, weight)
+    levels_of: dict[str, str] = {}
+    for level, kws in rules.urgency_keywords.items():
+        for word in kws:
+            if word in levels_of:
+                raise RulesError(f"urgency.keywords.{level}.{word}: also in urgency.keywords.{levels_of[word]}")
+            levels_of[word] = level
+
+
+def _build_index(rules: Rules) -> None:
+    for cat in rules.categories.values():
+        for word, weight in cat.keywords.items():
+            rules.index.setdefault(word, []).append((cat.name, weight))
+    for level, kws in rules.urgency_keywords.items():
+        for word, weight in kws.items():
+            rules.urgency_index[word] = (level, weight)
+
+
+def _only_keys(table: dict[str, Any], prefix: str, allowed: set[str]) -> None:
+    for k in table:
+        if k not in allowed:
+            raise RulesError(f"{prefix}{k}: unknown key (expected one of {', '.join(sorted(allowed))})")
+
+
+def _str(table: dict[str, Any], key: str, default: str, prefix: str = "") -> str:
+    v = table.get(key, default)
+    if not isinstance(v, str) or not v.strip():
+        raise RulesError(f"{prefix + '.' if prefix else ''}{key}: must be a non-empty string")
+    return v.strip()
+
+
+def _level(table: dict[str, Any], key: str, default: str) -> str:
+    v = table.get(key.rsplit(".", 1)[-1], default)
+    if v not in LEVELS:
+        raise RulesError(f"{key}: unknown urgency level {v!r} (use {', '.join(LEVELS)})")
+    return v
+
+
+def _int(table: dict[str, Any], key: str, default: int) -> int:
+    v = table.get(key.rsplit(".", 1)[-1], default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise RulesError(f"{key}: must be an integer >= 0")
+    return v
+
+
+def _words(table: dict[str, Any], key: str) -> list[str]:
+    v = table.get(key.rsplit(".", 1)[-1], [])
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise RulesError(f"{key}: must be a list of words")
+    if any(not x.strip() for x in v):
+        raise RulesError(f"{key}: empty keyword")
+    return [x.strip().lower() for x in v]
