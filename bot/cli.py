@@ -24,9 +24,11 @@ config_option = click.option("--config", "config_path", default=lambda: os.envir
                              show_default="config.toml or $WUYE_CONFIG", help="Path to config.toml.")
 
 
-def _load(config_path: str) -> Config:
+def _load(config_path: str, need_wechat: bool = True) -> Config:
+    """The config file; an absent default config.toml means built-in defaults."""
+    path = config_path if Path(config_path).exists() or config_path != DEFAULT_CONFIG else None
     try:
-        return load_config(config_path if Path(config_path).exists() or config_path != DEFAULT_CONFIG else None)
+        return load_config(path, need_wechat=need_wechat)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
 
@@ -181,7 +183,7 @@ def classify(config_path: str, as_json: bool, explain: bool, text: str | None) -
     """Classify TEXT, or one message per stdin line."""
     from classifier import Classifier
 
-    config = _load(config_path)
+    config = _load(config_path, need_wechat=False)
     try:
         clf = Classifier.from_file(config.rules_path, config.data_dir)
     except ConfigError as e:

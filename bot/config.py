@@ -19,6 +19,7 @@ DEFAULT_SLA = {
     "重要": {"claim_minutes": 60, "arrive_minutes": 0, "resolve": "24h"},
     "一般": {"claim_minutes": 0, "arrive_minutes": 0, "resolve": "3wd"},
 }
+DEFAULT_MENU_CLICKS = {"MY_TICKETS": "我的工单", "HELP": "帮助", "REPORT": "报修"}
 ENV_OVERRIDES = {
     "WUYE_WECHAT_TOKEN": ("wechat", "token"),
     "WUYE_WECHAT_APPID": ("wechat", "appid"),
@@ -109,8 +110,12 @@ class Config:
         return ZoneInfo(self.timezone)
 
 
-def load_config(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None) -> Config:
-    """Read a TOML file (or defaults when path is None) and validate it."""
+def load_config(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None,
+                need_wechat: bool = True) -> Config:
+    """Read a TOML file (or defaults when path is None) and validate it.
+
+    need_wechat=False serves offline tools (classify, rules): an empty token is then allowed.
+    """
     env = dict(os.environ) if env is None else env
     raw: dict[str, Any] = {}
     base = Path.cwd()
@@ -123,12 +128,15 @@ def load_config(path: str | os.PathLike[str] | None, env: dict[str, str] | None 
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{p}: not valid TOML: {e}") from None
         base = p.resolve().parent
-    return build_config(raw, base=base, env=env, source=Path(path) if path else None)
+    return build_config(raw, base=base, env=env, source=Path(path) if path else None, need_wechat=need_wechat)
 
 
-def build_config(raw: dict[str, Any], base: Path, env: dict[str, str], source: Path | None = None) -> Config:
+def build_config(raw: dict[str, Any], base: Path, env: dict[str, str], source: Path | None = None,
+                 need_wechat: bool = True) -> Config:
     """Validate a parsed TOML mapping into a Config."""
     raw = _apply_env(raw, env)
+    if not need_wechat and not (raw.get("wechat") or {}).get("token"):
+        raw = {**raw, "wechat": {**(raw.get("wechat") or {}), "token": "offline"}}
     r = _Reader(raw)
     storage_path = base / r.str("storage.path", "data/wuye.db", nonempty=True)
     rules = r.str("classifier.rules", "")
@@ -154,7 +162,7 @@ def build_config(raw: dict[str, Any], base: Path, env: dict[str, str], source: P
         conversation_ttl_seconds=r.int("conversation.ttl_seconds", 1800, lo=60),
         rules_path=(base / rules) if rules else None,
         rules_reload_seconds=r.float("classifier.reload_seconds", 2.0, lo=0.1),
-        menu_clicks=r.str_map("menu.clicks"),
+        menu_clicks=r.str_map("menu.clicks", DEFAULT_MENU_CLICKS),
         sla=_sla(r),
         groups=_groups(r),
         source=source,
@@ -304,8 +312,8 @@ class _Reader:
             raise ConfigError(f"{self.prefix}{key}: must be a list of non-empty strings")
         return [x.strip() for x in v]
 
-    def str_map(self, key: str) -> dict[str, str]:
-        v = self.get(key, {})
+    def str_map(self, key: str, default: dict[str, str]) -> dict[str, str]:
+        v = self.get(key, default)
         if not isinstance(v, dict):
             raise ConfigError(f"{self.prefix}{key}: must be a table")
         for k, x in v.items():

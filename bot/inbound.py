@@ -36,7 +36,7 @@ class Inbound:
 
     @property
     def dedup_key(self) -> str:
-        """MsgId when WeChat gives one; events are keyed by sender + CreateTime."""
+        """MsgId when WeChat gives one; events are keyed by sender + CreateTime (+ event and key)."""
         if self.msg_id:
             return f"{self.channel}:msg:{self.msg_id}"
-        return f"{self.channel}:evt:{self.sender}:{self.create_time}:{self.event}"
+        return f"{self.channel}:evt:{self.sender}:{self.create_time}:{self.event}:{self.event_key}"

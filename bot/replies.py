@@ -67,7 +67,7 @@ DETAIL = (
     "登记时间：{created}"
 )
 NOT_YOURS = "没有找到您的工单 #{number}，请发送“查询”查看您的工单。"
-NEED_NUMBER = "请带上工单号，例如：{command} 12"
+NEED_NUMBER = "请带上工单号，例如：取消 12"
 CANCELLED = "工单 #{number} 已取消。如问题仍在，请重新描述。"
 CANNOT_CANCEL = "工单 #{number} 当前状态为“{status}”，无法取消。"
 FOLLOWUP_ADDED = "已将您的补充转告工单 #{number} 的负责人（第{count}次催办），我们会尽快处理。"

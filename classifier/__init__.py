@@ -1,6 +1,7 @@
 """Label a complaint's category and urgency with jieba + admin keyword rules."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from classifier.rules import LEVELS, Rules, load_rules
 from classifier.tokenizer import keyword_tokenizer
 
 _RANK = {level: i for i, level in enumerate(LEVELS)}  # 0 = most serious
+_CLAUSE_END = re.compile(r"[，。！？,.!?；;、\s]")
 
 
 @dataclass(frozen=True)
@@ -73,26 +75,18 @@ class Classifier:
     def classify(self, text: str) -> Classification:
         """Label one message; pure and cheap (one jieba cut plus dict look-ups)."""
         r = self.rules
-        tokens = self.tokens(text)
+        norm = normalize(text)
+        tokens = self.tokenizer.lcut(norm)
         scores: dict[str, float] = {}
-        hits: list[Hit] = []
-        urgent: list[Hit] = []
-        negated = intensified = False
-        for i, tok in enumerate(tokens):
-            for cat, weight in r.index.get(tok, ()):
-                scores[cat] = scores.get(cat, 0.0) + weight
-                hits.append(Hit(tok, cat, weight))
-            if tok in r.urgency_index:
-                level, weight = r.urgency_index[tok]
-                hit = Hit(tok, level, weight, cancelled=_negated_before(tokens, i, r))
-                hits.append(hit)
-                urgent.append(hit)
-            if tok in r.negations:
-                negated = True
-                hits.append(Hit(tok, "negation"))
-            elif tok in r.intensifiers:
-                intensified = True
-                hits.append(Hit(tok, "intensifier"))
+        hits = self._category_hits(tokens, scores)
+        phrases = r.phrases.find(norm)
+        urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], _negated_at(norm, pos, r))
+                  for w, pos in phrases if w in r.urgency_index]
+        negated = any(w in r.negations for w, _ in phrases)
+        intensified = any(w in r.intensifiers for w, _ in phrases)
+        hits += urgent
+        hits += [Hit(w, "negation" if w in r.negations else "intensifier")
+                 for w, _ in phrases if w in r.negations or w in r.intensifiers]
         category = self._pick(scores)
         cat = r.categories[category]
         urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified)
@@ -108,6 +102,19 @@ class Classifier:
             urgency_reason=reason,
             tokens=tuple(tokens),
         )
+
+    def _category_hits(self, tokens: list[str], scores: dict[str, float]) -> list[Hit]:
+        """Keywords on jieba's tokens, and on two adjacent tokens where jieba split a keyword."""
+        index = self.rules.index
+        hits: list[Hit] = []
+        prev = ""
+        for tok in tokens:
+            for word in (tok, prev + tok) if prev else (tok,):
+                for cat, weight in index.get(word, ()):
+                    scores[cat] = scores.get(cat, 0.0) + weight
+                    hits.append(Hit(word, cat, weight))
+            prev = tok
+        return hits
 
     def _pick(self, scores: dict[str, float]) -> str:
         """Highest score wins; a tie goes to the more serious category, then rule order."""
@@ -135,5 +142,7 @@ class Classifier:
         return level, reason
 
 
-def _negated_before(tokens: list[str], i: int, r: Rules) -> bool:
-    return any(t in r.negators for t in tokens[max(0, i - r.negator_window):i])
+def _negated_at(text: str, pos: int, r: Rules) -> bool:
+    """A negator ("没有") in the same clause just before the phrase at pos cancels it."""
+    before = _CLAUSE_END.split(text[max(0, pos - r.negator_window):pos])[-1]
+    return any(n in before for n in r.negators)

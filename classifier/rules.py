@@ -38,6 +38,9 @@ class Rules:
     # token -> [(category, weight)], built once so classify is a dict look-up per token
     index: dict[str, list[tuple[str, float]]] = field(default_factory=dict, compare=False)
     urgency_index: dict[str, tuple[str, float]] = field(default_factory=dict, compare=False)
+    # urgency, negation and intensifier phrases, found as substrings: danger must not
+    # depend on how jieba happened to cut the sentence
+    phrases: "PhraseFinder" = field(default=None, compare=False)  # type: ignore[assignment]
 
     def all_words(self) -> set[str]:
         """Every word the tokenizer must keep whole."""
@@ -88,7 +91,7 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
         negations=frozenset(_words(urg, "urgency.negations")),
         negators=frozenset(_words(urg, "urgency.negators")),
         negated_urgency=_level(urg, "urgency.negated_urgency", "一般"),
-        negator_window=_int(urg, "urgency.negator_window", 2),
+        negator_window=_int(urg, "urgency.negator_window", 3),
         fallback=fallback,
         source=source,
     )
@@ -157,6 +160,29 @@ def _build_index(rules: Rules) -> None:
     for level, kws in rules.urgency_keywords.items():
         for word, weight in kws.items():
             rules.urgency_index[word] = (level, weight)
+    object.__setattr__(rules, "phrases", PhraseFinder(set(rules.urgency_index) | rules.negations | rules.intensifiers))
+
+
+class PhraseFinder:
+    """Every occurrence of a fixed set of phrases in a text, bucketed by first character."""
+
+    def __init__(self, phrases: set[str]) -> None:
+        self.by_first: dict[str, list[str]] = {}
+        for p in sorted(phrases, key=len, reverse=True):
+            self.by_first.setdefault(p[0], []).append(p)
+        self.first = frozenset(self.by_first)
+
+    def find(self, text: str) -> list[tuple[str, int]]:
+        """(phrase, position) for every phrase occurrence, in text order."""
+        found = []
+        for ch in self.first.intersection(text):
+            for phrase in self.by_first[ch]:
+                pos = text.find(phrase)
+                while pos >= 0:
+                    found.append((phrase, pos))
+                    pos = text.find(phrase, pos + 1)
+        found.sort(key=lambda x: x[1])
+        return found
 
 
 def _only_keys(table: dict[str, Any], prefix: str, allowed: set[str]) -> None:

@@ -65,7 +65,7 @@ def cancel_ticket(msg: Inbound, conv: Conversation, ctx: Context) -> Outcome:
 
 def need_number(msg: Inbound, conv: Conversation, ctx: Context) -> Outcome:
     """取消 without a number (and no draft to drop): say how."""
-    return Outcome(replies.NEED_NUMBER.format(command=msg.command), conv.state, conv.draft)
+    return Outcome(replies.NEED_NUMBER, conv.state, conv.draft)
 
 
 def _own_ticket(msg: Inbound, number: int, ctx: Context) -> Ticket | None:
