@@ -41,7 +41,8 @@ class Services:
         from bot.jobs import deliver_due
 
         try:
-            self.queue.enqueue(deliver_due, job_timeout=120, result_ttl=60, failure_ttl=86400)
+            source = str(self.config.source.resolve()) if self.config.source else ""
+            self.queue.enqueue(deliver_due, source, job_timeout=120, result_ttl=60, failure_ttl=86400)
         except redis.RedisError as e:
             log.warning("delivery not queued (the periodic sweep will catch up): %s", e)
 

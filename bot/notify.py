@@ -6,6 +6,7 @@ import requests
 from bot import replies
 from bot.config import Config
 from bot.errors import WuyeError
+from classifier.extract import mask_phones
 from storage import OutboxRow
 
 ROBOT_MAX_BYTES = 2048
@@ -23,7 +24,7 @@ class DeliveryFailed(WuyeError):
 
 def render_group(row: OutboxRow) -> tuple[str, list[str]]:
     """The group text for a notice and who to @mention."""
-    p = row.payload
+    p = {k: mask_phones(v) if isinstance(v, str) else v for k, v in row.payload.items()}
     if row.kind == "new_ticket":
         claim = replies.GROUP_CLAIM_WITHIN.format(n=p["claim_minutes"]) if p.get("claim_minutes") else ""
         text = replies.GROUP_NEW_TICKET.format(number=p["ticket"], urgency=p["urgency"], category=p["category"],

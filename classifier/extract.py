@@ -13,6 +13,7 @@ _BUILDING = re.compile(rf"({_NUM})\s*(?:栋|幢|号楼|号栋|座|号院)")
 _UNIT = re.compile(rf"({_NUM})\s*单元")
 _ROOM = re.compile(r"(?<![\d.])(\d{3,4})\s*(?:室|号|房|户)?(?![\d.])")
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+_PHONE_ANY = re.compile(r"(?<![\d１-９０])(1[3-9]\d{9}|１[３-９][０-９]{9})(?![\d０-９])")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ def extract_phone(text: str) -> str:
 def mask_phone(phone: str) -> str:
     """138****1234, for anything shown in a group."""
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else phone
+
+
+def mask_phones(text: str) -> str:
+    """Every mobile number in text masked, for anything posted to a group."""
+    return _PHONE_ANY.sub(lambda m: mask_phone(m.group(1)), text)
 
 
 def _num(s: str) -> str:
