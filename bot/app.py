@@ -20,6 +20,8 @@ from handlers import Context
 from storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
+# A lost job (worker crash) leaves the flag for at most this long; the sweep covers that gap.
+KICK_TTL_SECONDS = 10
 
 
 @dataclass
@@ -37,10 +39,16 @@ class Services:
     ctx: Context
 
     def kick_delivery(self) -> None:
-        """Ask a worker to deliver owed notices now; if Redis is down the sweep catches up."""
-        from bot.jobs import deliver_due
+        """Ask a worker to deliver owed notices now; if Redis is down the sweep catches up.
+
+        One queued delivery job drains every due row, so a burst of tickets queues one job,
+        not one each: the flag is cleared by the job as it starts.
+        """
+        from bot.jobs import deliver_due, kick_flag
 
         try:
+            if not self.redis.set(kick_flag(self.config), "1", nx=True, ex=KICK_TTL_SECONDS):
+                return
             source = str(self.config.source.resolve()) if self.config.source else ""
             self.queue.enqueue(deliver_due, source, job_timeout=120, result_ttl=60, failure_ttl=86400)
         except redis.RedisError as e:

@@ -25,10 +25,33 @@ def _services(config_path: str) -> tuple[Config, Storage]:
     return config, open_storage(config.storage_path)
 
 
-def deliver_due(config_path: str = "", limit: int = 100) -> dict[str, int]:
-    """Deliver every due outbox row once; returns counts by outcome."""
+def kick_flag(config: Config) -> str:
+    """The Redis key that says a delivery job is already queued."""
+    return f"{config.redis_prefix}deliver-queued"
+
+
+def deliver_due(config_path: str = "", limit: int = 500) -> dict[str, int]:
+    """Deliver every due outbox row; returns counts by outcome."""
     config, storage = _services(config_path or os.environ.get("WUYE_CONFIG", ""))
-    return deliver_rows(storage, config, SystemClock(), limit)
+    _clear_kick(config)
+    totals = {"sent": 0, "retry": 0, "failed": 0}
+    while True:
+        counts = deliver_rows(storage, config, SystemClock(), limit)
+        totals = {k: totals[k] + counts[k] for k in totals}
+        if sum(counts.values()) < limit:
+            return totals
+
+
+def _clear_kick(config: Config) -> None:
+    # Cleared before reading rows: a ticket committed after this point queues a new job.
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is not None:
+        try:
+            job.connection.delete(kick_flag(config))
+        except Exception:  # noqa: BLE001 - the flag expires on its own
+            log.warning("delivery flag not cleared; it expires by itself")
 
 
 def deliver_rows(storage: Storage, config: Config, clock: Clock, limit: int = 100) -> dict[str, int]:

@@ -6,7 +6,7 @@ import logging
 from flask import Blueprint, Response, current_app, request
 
 from bot import replies
-from bot.conversation import Conversation
+from bot.conversation import Conversation, State
 from bot.dispatch import dispatch
 from bot.errors import BadSignature, MalformedMessage, StaleRequest
 from bot.inbound import Inbound
@@ -49,7 +49,8 @@ def _handle(s, msg: Inbound) -> str:
         with s.conversations.lock(msg.channel, msg.sender):
             conv = s.conversations.get(msg.channel, msg.sender)
             outcome = dispatch(msg, conv, s.ctx)
-            s.conversations.save(msg.channel, msg.sender, Conversation(outcome.state, outcome.draft))
+            if conv.state is not State.IDLE or outcome.state is not State.IDLE:  # idle→idle stores nothing
+                s.conversations.save(msg.channel, msg.sender, Conversation(outcome.state, outcome.draft))
     except Exception:  # noqa: BLE001 - the resident gets an apology, never a stack trace
         log.exception("handling %s failed", msg.dedup_key)
         s.dedup.release(msg.dedup_key)

@@ -1,7 +1,11 @@
 """A private jieba.Tokenizer per rule set, sharing one cached base dictionary."""
 from __future__ import annotations
 
+import gc
 import logging
+import os
+import pickle
+import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -9,21 +13,29 @@ from pathlib import Path
 import jieba
 
 jieba.setLogLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 _base: jieba.Tokenizer | None = None
 _base_lock = threading.Lock()
+_DICT = Path(jieba.__file__).with_name("dict.txt")
 
 
 def base_tokenizer(cache_dir: Path | None = None) -> jieba.Tokenizer:
-    """The process-wide base dictionary, built once and cached as a file in cache_dir."""
+    """The process-wide base dictionary, built once per install and cached in cache_dir.
+
+    jieba's own marshal cache loads no faster than building the dictionary (~1.2 s here);
+    a pickle of the same prefix dictionary loads in ~0.2 s, so we keep our own.
+    """
     global _base
     with _base_lock:
         if _base is None:
             tk = jieba.Tokenizer()
-            if cache_dir is not None:
-                cache_dir.mkdir(parents=True, exist_ok=True)
-                tk.cache_file = str(cache_dir.resolve() / "jieba.cache")
-            tk.initialize()
+            cache = _cache_path(cache_dir) if cache_dir is not None else None
+            if cache is None or not _load(tk, cache):
+                tk.tmp_dir = tempfile.gettempdir()
+                tk.initialize()
+                if cache is not None:
+                    _save(tk, cache)
             _base = tk
         return _base
 
@@ -40,3 +52,36 @@ def keyword_tokenizer(words: Iterable[str], cache_dir: Path | None = None) -> ji
     for w in sorted(set(words), key=len):
         tk.add_word(w, freq=max(tk.suggest_freq(w, False), 100))
     return tk
+
+
+def _cache_path(cache_dir: Path) -> Path:
+    st = _DICT.stat()
+    return cache_dir / f"jieba-{jieba.__version__}-{st.st_size}-{int(st.st_mtime)}.pickle"
+
+
+def _load(tk: jieba.Tokenizer, cache: Path) -> bool:
+    try:
+        with cache.open("rb") as f:
+            gc.disable()  # half a million small objects: collection passes only slow the load
+            try:
+                tk.FREQ, tk.total = pickle.load(f)
+            finally:
+                gc.enable()
+    except FileNotFoundError:
+        return False
+    except (OSError, pickle.UnpicklingError, ValueError, EOFError) as e:
+        log.warning("jieba cache %s unreadable (%s); rebuilding", cache, e)
+        return False
+    tk.initialized = True
+    return True
+
+
+def _save(tk: jieba.Tokenizer, cache: Path) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump((tk.FREQ, tk.total), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)  # atomic: a concurrent start never reads half a file
+    except OSError as e:
+        log.warning("jieba cache not written to %s: %s", cache, e)

@@ -29,7 +29,7 @@ def intake(msg: Inbound, conv: Conversation, ctx: Context) -> Outcome:
     if open_ticket is not None and _is_followup(msg.text, cls, loc, open_ticket, ctx):
         return followup(msg, open_ticket, ctx)
     draft = {"text": msg.text, "phone": extract_phone(msg.text), "media": []}
-    return _complete_or_ask(msg, resident, draft, loc, ctx)
+    return _complete_or_ask(msg, resident, draft, loc, ctx, cls)
 
 
 def location_reply(msg: Inbound, conv: Conversation, ctx: Context) -> Outcome:
@@ -66,7 +66,8 @@ def followup(msg: Inbound, ticket: Ticket, ctx: Context) -> Outcome:
     return Outcome(reply, ticket=ticket.number, notify=True)
 
 
-def _complete_or_ask(msg: Inbound, resident: Resident, draft: dict, loc: Location, ctx: Context) -> Outcome:
+def _complete_or_ask(msg: Inbound, resident: Resident, draft: dict, loc: Location, ctx: Context,
+                     cls: Classification | None = None) -> Outcome:
     profile = Location(resident.building, resident.unit, resident.room)
     where = loc.merged(profile)
     if not where.known:
@@ -75,11 +76,11 @@ def _complete_or_ask(msg: Inbound, resident: Resident, draft: dict, loc: Locatio
     buildings = ctx.config.buildings
     if buildings and where.building not in buildings:
         return Outcome(replies.UNKNOWN_BUILDING.format(building=where.label()), State.AWAIT_LOCATION, draft)
-    return _create(msg, resident, draft, where, loc, ctx)
+    return _create(msg, resident, draft, where, loc, ctx, cls or ctx.classify(draft["text"]))
 
 
-def _create(msg: Inbound, resident: Resident, draft: dict, where: Location, said: Location, ctx: Context) -> Outcome:
-    cls = ctx.classify(draft["text"])
+def _create(msg: Inbound, resident: Resident, draft: dict, where: Location, said: Location, ctx: Context,
+            cls: Classification) -> Outcome:
     sla = ctx.config.sla[cls.urgency]
     now = ctx.now()
     due = deadlines(now, sla, ctx.config.tz)
