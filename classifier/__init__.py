@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from classifier.extract import normalize
 from classifier.rules import LEVELS, Rules, load_rules
@@ -13,18 +13,18 @@ _RANK = {level: i for i, level in enumerate(LEVELS)}  # 0 = most serious
 _CLAUSE_END = re.compile(r"[，。！？,.!?；;、\s]")
 
 
-@dataclass(frozen=True)
-class Hit:
+# NamedTuples, not frozen dataclasses: classify builds several per message and is
+# measured against bare jieba (bench/classifier.py); these are immutable all the same.
+class Hit(NamedTuple):
     """One rule that fired: a keyword, what it counts for, and its weight."""
 
     word: str
-    target: str  # a category name, an urgency level, "intensifier", "negation" or "negator"
+    target: str  # a category name, an urgency level, "intensifier" or "negation"
     weight: float = 0.0
-    cancelled: bool = False
+    cancelled: bool = False  # a negator ("没有") stood just before it
 
 
-@dataclass(frozen=True)
-class Classification:
+class Classification(NamedTuple):
     """The label and the reasons for it."""
 
     category: str
@@ -34,7 +34,7 @@ class Classification:
     matched: tuple[str, ...]
     tags: tuple[str, ...] = ()
     hits: tuple[Hit, ...] = ()
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = {}
     urgency_reason: str = ""
     tokens: tuple[str, ...] = ()
 
@@ -50,7 +50,7 @@ class Classification:
         }
         if explain:
             d["tokens"] = list(self.tokens)
-            d["rules"] = [h.__dict__ for h in self.hits]
+            d["rules"] = [h._asdict() for h in self.hits]
             d["scores"] = dict(sorted(self.scores.items(), key=lambda kv: -kv[1]))
             d["urgency_reason"] = self.urgency_reason
         return d
@@ -59,9 +59,13 @@ class Classification:
 class Classifier:
     """A rule set with its own tokenizer; immutable, so a reload swaps the whole object."""
 
-    def __init__(self, rules: Rules, cache_dir: Path | None = None) -> None:
+    def __init__(self, rules: Rules, cache_dir: Path | None = None, hmm: bool = False) -> None:
         self.rules = rules
         self.tokenizer = keyword_tokenizer(rules.all_words(), cache_dir)
+        # jieba's HMM only guesses words missing from the dictionary; every rule keyword is
+        # in it, so the HMM can never produce a match, only merge a one-character keyword
+        # (狗, 吵, 臭) into a guessed word. Off: faster and no worse (see bench/README.md).
+        self.hmm = hmm
 
     @classmethod
     def from_file(cls, path: Path | None = None, cache_dir: Path | None = None) -> "Classifier":
@@ -70,13 +74,13 @@ class Classifier:
 
     def tokens(self, text: str) -> list[str]:
         """The normalized text cut by this rule set's tokenizer."""
-        return self.tokenizer.lcut(normalize(text))
+        return self.tokenizer.lcut(normalize(text), HMM=self.hmm)
 
     def classify(self, text: str) -> Classification:
         """Label one message; pure and cheap (one jieba cut plus dict look-ups)."""
         r = self.rules
         norm = normalize(text)
-        tokens = self.tokenizer.lcut(norm)
+        tokens = self.tokenizer.lcut(norm, HMM=self.hmm)
         scores: dict[str, float] = {}
         hits = self._category_hits(tokens, scores)
         phrases = r.phrases.find(norm)
@@ -96,7 +100,7 @@ class Classifier:
             score=scores.get(category, 0.0),
             department=cat.department,
             matched=tuple(dict.fromkeys(h.word for h in hits if h.target == category)),
-            tags=tuple(c for c, _ in sorted(scores.items(), key=lambda kv: -kv[1]) if c != category),
+            tags=_tags(scores, category),
             hits=tuple(hits),
             scores=scores,
             urgency_reason=reason,
@@ -140,6 +144,13 @@ class Classifier:
             if _RANK[raised] < _RANK[level]:
                 level, reason = raised, f"{reason}; intensifier raises it to {raised}"
         return level, reason
+
+
+def _tags(scores: dict[str, float], category: str) -> tuple[str, ...]:
+    """The other categories that fired, strongest first."""
+    if len(scores) < 2:
+        return ()
+    return tuple(c for c in sorted(scores, key=scores.__getitem__, reverse=True) if c != category)
 
 
 def _negated_at(text: str, pos: int, r: Rules) -> bool:

@@ -49,7 +49,9 @@ class Location:
 
 def normalize(text: str) -> str:
     """NFKC (full-width digits and letters to ASCII), lower-case, trimmed."""
-    return unicodedata.normalize("NFKC", text).strip().lower()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip().lower()
 
 
 def extract_location(text: str) -> Location:
