@@ -212,6 +212,57 @@ def _explain_text(r: dict) -> str:
     return "\n".join(lines)
 
 
+@cli.group()
+def rules() -> None:
+    """Check and evaluate the classification rules."""
+
+
+def _rules_file(config_path: str, file: str | None) -> Path | None:
+    if file:
+        return Path(file)
+    return _load(config_path, need_wechat=False).rules_path
+
+
+@rules.command("check")
+@config_option
+@click.argument("file", required=False)
+def rules_check(config_path: str, file: str | None) -> None:
+    """Validate FILE (default: the configured rules); a problem is named by its key."""
+    from classifier.rules import DEFAULT_RULES_PATH, load_rules
+
+    path = _rules_file(config_path, file)
+    try:
+        r = load_rules(path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    words = sum(len(c.keywords) for c in r.categories.values())
+    click.echo(f"{path or DEFAULT_RULES_PATH}: ok — {len(r.categories)} categories, {words} keywords, "
+               f"{sum(len(k) for k in r.urgency_keywords.values())} urgency phrases")
+
+
+@rules.command("eval")
+@config_option
+@click.option("--rules", "rules_path", default=None, help="Rules file to evaluate (default: the configured rules).")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.option("--min-accuracy", type=float, default=None, help="Exit non-zero when category accuracy is below this.")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accuracy: float | None, data: str) -> None:
+    """Classify labelled DATA (JSON lines: text, category, urgency) and report how the rules did."""
+    from classifier import Classifier
+    from classifier.evaluate import evaluate, format_report, read_examples
+
+    config = _load(config_path, need_wechat=False)
+    try:
+        clf = Classifier.from_file(Path(rules_path) if rules_path else config.rules_path, config.data_dir)
+        report = evaluate(clf, read_examples(Path(data)))
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps(report, ensure_ascii=False) if as_json else format_report(report))
+    if min_accuracy is not None and report["accuracy"] < min_accuracy:
+        click.echo(f"accuracy {report['accuracy']:.3f} is below --min-accuracy {min_accuracy}", err=True)
+        sys.exit(1)
+
+
 @cli.command()
 @config_option
 @click.option("--url", default=None, help="Webhook URL (default: http://server.host:server.port/wechat).")

@@ -62,6 +62,7 @@ class Classifier:
     def __init__(self, rules: Rules, cache_dir: Path | None = None, hmm: bool = False) -> None:
         self.rules = rules
         self.tokenizer = keyword_tokenizer(rules.all_words(), cache_dir)
+        self._inner_memo: dict[str, tuple[str, ...]] = {}
         # jieba's HMM only guesses words missing from the dictionary; every rule keyword is
         # in it, so the HMM can never produce a match, only merge a one-character keyword
         # (狗, 吵, 臭) into a guessed word. Off: faster and no worse (see bench/README.md).
@@ -84,15 +85,22 @@ class Classifier:
         scores: dict[str, float] = {}
         hits = self._category_hits(tokens, scores)
         phrases = r.phrases.find(norm)
-        urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], _negated_at(norm, pos, r))
-                  for w, pos in phrases if w in r.urgency_index]
-        negated = any(w in r.negations for w, _ in phrases)
-        intensified = any(w in r.intensifiers for w, _ in phrases)
-        hits += urgent
-        hits += [Hit(w, "negation" if w in r.negations else "intensifier")
-                 for w, _ in phrases if w in r.negations or w in r.intensifiers]
-        category = self._pick(scores)
+        negated = intensified = False
+        found: list[tuple[str, bool]] = []  # (phrase, cancelled) for urgency phrases
+        for word, pos in phrases:
+            if word in r.negations:
+                negated = True
+                hits.append(Hit(word, "negation"))
+            elif word in r.intensifiers:
+                intensified = True
+                hits.append(Hit(word, "intensifier"))
+            elif word not in r.hypotheticals:
+                found.append((word, _cancelled(norm, pos, r)))
+        urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], c) for w, c in found if w in r.urgency_index]
+        category = self._pick(scores, found, urgent, negated, intensified)
         cat = r.categories[category]
+        urgent += [Hit(w, cat.escalate[w], 1.0, c) for w, c in found if w in cat.escalate]
+        hits += urgent
         urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified)
         return Classification(
             category=category,
@@ -108,27 +116,59 @@ class Classifier:
         )
 
     def _category_hits(self, tokens: list[str], scores: dict[str, float]) -> list[Hit]:
-        """Keywords on jieba's tokens, and on two adjacent tokens where jieba split a keyword."""
+        """Keywords on jieba's tokens, on two adjacent tokens where jieba split a keyword, and
+        inside a longer dictionary word that swallowed one (公摊 in 公摊面积)."""
         index = self.rules.index
         hits: list[Hit] = []
         prev = ""
         for tok in tokens:
-            for word in (tok, prev + tok) if prev else (tok,):
+            words: tuple[str, ...] = (tok, prev + tok) if prev else (tok,)
+            if tok not in index and len(tok) > 2:
+                words += self._inner(tok)
+            for word in words:
                 for cat, weight in index.get(word, ()):
                     scores[cat] = scores.get(cat, 0.0) + weight
                     hits.append(Hit(word, cat, weight))
             prev = tok
         return hits
 
-    def _pick(self, scores: dict[str, float]) -> str:
-        """Highest score wins; a tie goes to the more serious category, then rule order."""
+    def _inner(self, token: str) -> tuple[str, ...]:
+        """Keywords (two characters or more) inside a token, longest first, not overlapping."""
+        found = self._inner_memo.get(token)
+        if found is None:
+            index = self.rules.index
+            n = len(token)
+            cands = sorted({token[i:j] for i in range(n) for j in range(i + 2, n + 1)
+                            if (i, j) != (0, n) and token[i:j] in index}, key=len, reverse=True)
+            kept: list[str] = []
+            for c in cands:
+                if not any(c in k for k in kept):
+                    kept.append(c)
+            found = tuple(kept)
+            if len(self._inner_memo) > 50_000:  # bounded: a flood of odd tokens can't grow it
+                self._inner_memo.clear()
+            self._inner_memo[token] = found
+        return found
+
+    def _pick(self, scores: dict[str, float], found: list[tuple[str, bool]], urgent: list[Hit],
+              negated: bool, intensified: bool) -> str:
+        """Highest score wins (a tie goes to the more serious category, then rule order);
+        but a category whose own danger phrases make it 紧急 beats one that is not."""
         if not scores:
             return self.rules.fallback
-        order = {name: i for i, name in enumerate(self.rules.categories)}
         cats = self.rules.categories
-        return min(scores, key=lambda c: (-scores[c], _RANK[cats[c].urgency], order[c]))
+        order = {name: i for i, name in enumerate(cats)}
+        ranked = sorted(scores, key=lambda c: (-scores[c], _RANK[cats[c].urgency], order[c]))
+        best = ranked[0]
+        if any(h.target == "紧急" and not h.cancelled for h in urgent):
+            return best
+        for c in ranked:
+            if any(not cancelled and cats[c].escalate.get(w) == "紧急" for w, cancelled in found):
+                return c
+        return best
 
     def _urgency(self, default: str, urgent: list[Hit], negated: bool, intensified: bool) -> tuple[str, str]:
+        """The level and why: danger first, then the resident's "it can wait", then keywords, tone."""
         live = [h for h in urgent if not h.cancelled]
         top = min(live, key=lambda h: _RANK[h.target], default=None)
         if top is not None and top.target == "紧急":
@@ -137,8 +177,11 @@ class Classifier:
             level = self.rules.negated_urgency
             return level, f"the resident says it can wait; at most {level}"
         level, reason = default, f"category default {default}"
-        if top is not None and _RANK[top.target] < _RANK[level]:
-            level, reason = top.target, f"keyword {top.word!r} is {top.target}"
+        if top is not None and top.target != "一般":
+            if _RANK[top.target] < _RANK[level]:
+                level, reason = top.target, f"keyword {top.word!r} is {top.target}"
+        elif top is not None:  # the category's own calming words: a minor version of the problem
+            level, reason = "一般", f"keyword {top.word!r} marks a minor {default} case: 一般"
         if intensified:
             raised = LEVELS[max(_RANK[level] - 1, _RANK[self.rules.intensifier_cap])]
             if _RANK[raised] < _RANK[level]:
@@ -153,7 +196,8 @@ def _tags(scores: dict[str, float], category: str) -> tuple[str, ...]:
     return tuple(c for c in sorted(scores, key=scores.__getitem__, reverse=True) if c != category)
 
 
-def _negated_at(text: str, pos: int, r: Rules) -> bool:
-    """A negator ("没有") in the same clause just before the phrase at pos cancels it."""
-    before = _CLAUSE_END.split(text[max(0, pos - r.negator_window):pos])[-1]
-    return any(n in before for n in r.negators)
+def _cancelled(text: str, pos: int, r: Rules) -> bool:
+    """A negator ("没有") just before the phrase, or a hypothetical ("万一") earlier in its clause."""
+    clause = _CLAUSE_END.split(text[:pos])[-1]
+    near = clause[-r.negator_window:] if r.negator_window else ""
+    return any(n in near for n in r.negators) or any(h in clause for h in r.hypotheticals)

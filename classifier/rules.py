@@ -19,6 +19,8 @@ class Category:
     department: str
     urgency: str
     keywords: dict[str, float]
+    # phrases that raise this category's urgency only (出不去 is 紧急 in a lift, not in a car park)
+    escalate: dict[str, str] = field(default_factory=dict)  # phrase -> level
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Rules:
     intensifier_cap: str
     negations: frozenset[str]  # "不急": the resident says it can wait
     negators: frozenset[str]  # "没有": cancels the urgency keyword right after it
+    hypotheticals: frozenset[str]  # "万一": cancels an urgency keyword later in the same clause
     negated_urgency: str
     negator_window: int
     fallback: str
@@ -45,6 +48,8 @@ class Rules:
     def all_words(self) -> set[str]:
         """Every word the tokenizer must keep whole."""
         words = set(self.index) | set(self.urgency_index) | self.intensifiers | self.negations | self.negators
+        for cat in self.categories.values():
+            words |= set(cat.escalate)
         return {w for w in words if len(w) > 1}
 
 
@@ -74,7 +79,7 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
     if not isinstance(urg, dict):
         raise RulesError("urgency: must be a table")
     _only_keys(urg, "urgency.", {"keywords", "intensifiers", "intensifier_cap", "negations",
-                                 "negators", "negated_urgency", "negator_window"})
+                                 "negators", "hypotheticals", "negated_urgency", "negator_window"})
     ukw = urg.get("keywords", {})
     if not isinstance(ukw, dict):
         raise RulesError("urgency.keywords: must be a table of levels")
@@ -90,6 +95,7 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
         intensifier_cap=_level(urg, "urgency.intensifier_cap", "重要"),
         negations=frozenset(_words(urg, "urgency.negations")),
         negators=frozenset(_words(urg, "urgency.negators")),
+        hypotheticals=frozenset(_words(urg, "urgency.hypotheticals")),
         negated_urgency=_level(urg, "urgency.negated_urgency", "一般"),
         negator_window=_int(urg, "urgency.negator_window", 3),
         fallback=fallback,
@@ -106,13 +112,29 @@ def _category(name: str, body: Any) -> Category:
         raise RulesError(f"{key}: category name must not be empty")
     if not isinstance(body, dict):
         raise RulesError(f"{key}: must be a table")
-    _only_keys(body, f"{key}.", {"department", "urgency", "keywords"})
+    _only_keys(body, f"{key}.", {"department", "urgency", "keywords", "escalate"})
     return Category(
         name=name,
         department=_str(body, "department", "客服中心", prefix=key),
         urgency=_level(body, f"{key}.urgency", "一般"),
         keywords=_keywords(f"{key}.keywords", body.get("keywords", {})),
+        escalate=_escalate(f"{key}.escalate", body.get("escalate", {})),
     )
+
+
+def _escalate(key: str, raw: Any) -> dict[str, str]:
+    """{ 紧急 = [...], 重要 = [...] } -> phrase -> level."""
+    if not isinstance(raw, dict):
+        raise RulesError(f"{key}: must be a table of level = [phrases]")
+    out: dict[str, str] = {}
+    for level, phrases in raw.items():
+        if level not in LEVELS:
+            raise RulesError(f"{key}.{level}: unknown urgency level (use {', '.join(LEVELS)})")
+        for phrase in _words({level: phrases}, f"{key}.{level}"):
+            if phrase in out:
+                raise RulesError(f"{key}.{level}: {phrase!r} is also listed under {key}.{out[phrase]}")
+            out[phrase] = level
+    return out
 
 
 def _keywords(key: str, kws: Any) -> dict[str, float]:
@@ -160,7 +182,9 @@ def _build_index(rules: Rules) -> None:
     for level, kws in rules.urgency_keywords.items():
         for word, weight in kws.items():
             rules.urgency_index[word] = (level, weight)
-    object.__setattr__(rules, "phrases", PhraseFinder(set(rules.urgency_index) | rules.negations | rules.intensifiers))
+    scoped = {p for cat in rules.categories.values() for p in cat.escalate}
+    object.__setattr__(rules, "phrases", PhraseFinder(
+        set(rules.urgency_index) | scoped | rules.negations | rules.intensifiers | rules.hypotheticals))
 
 
 class PhraseFinder:
@@ -214,6 +238,8 @@ def _int(table: dict[str, Any], key: str, default: int) -> int:
 
 def _words(table: dict[str, Any], key: str) -> list[str]:
     v = table.get(key.rsplit(".", 1)[-1], [])
+    if isinstance(v, dict):  # { phrase = 1 } is accepted where a list is expected
+        v = list(v)
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise RulesError(f"{key}: must be a list of words")
     if any(not x.strip() for x in v):

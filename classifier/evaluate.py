@@ -1,0 +1,111 @@
+"""Measure a rule set against labelled messages: accuracy, per-category P/R/F1, confusion, 紧急."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import RulesError
+from classifier import Classifier
+from classifier.rules import LEVELS
+
+URGENT = "紧急"
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    category: str
+    urgency: str
+
+
+def read_examples(path: Path) -> list[Example]:
+    """Lines of {"text", "category", "urgency"}; a bad line is refused naming its number."""
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out.append(Example(str(d["text"]), str(d["category"]), str(d["urgency"])))
+        except (ValueError, KeyError, TypeError):
+            raise RulesError(f"{path}:{n}: expected a JSON object with text, category and urgency") from None
+    return out
+
+
+def evaluate(clf: Classifier, examples: Iterable[Example]) -> dict:
+    """The whole report as a JSON-ready mapping."""
+    rows = list(examples)
+    predicted = [clf.classify(e.text) for e in rows]
+    cats = sorted({e.category for e in rows} | set(clf.rules.categories), key=_order(clf))
+    confusion = Counter((e.category, p.category) for e, p in zip(rows, predicted))
+    per_category = {c: _prf(confusion, c, cats) for c in cats}
+    urgent = _urgent(rows, predicted)
+    n = len(rows) or 1
+    return {
+        "messages": len(rows),
+        "accuracy": round(sum(e.category == p.category for e, p in zip(rows, predicted)) / n, 4),
+        "urgency_accuracy": round(sum(e.urgency == p.urgency for e, p in zip(rows, predicted)) / n, 4),
+        "urgent_recall": urgent[0],
+        "urgent_precision": urgent[1],
+        "per_category": per_category,
+        "confusion": {t: {p: confusion[(t, p)] for p in cats if confusion[(t, p)]} for t in cats},
+        "urgency_confusion": {t: {p: c for (tt, p), c in Counter(
+            (e.urgency, p.urgency) for e, p in zip(rows, predicted)).items() if tt == t} for t in LEVELS},
+        "misclassified": [
+            {"text": e.text, "expected": [e.category, e.urgency], "got": [p.category, p.urgency],
+             "matched": list(p.matched), "urgency_reason": p.urgency_reason}
+            for e, p in zip(rows, predicted) if (e.category, e.urgency) != (p.category, p.urgency)
+        ],
+    }
+
+
+def format_report(report: dict) -> str:
+    """The report for a person: summary, per-category table, confusion matrix, mistakes."""
+    lines = [
+        f"messages: {report['messages']}",
+        f"category accuracy: {report['accuracy']:.3f}    urgency accuracy: {report['urgency_accuracy']:.3f}",
+        f"紧急 recall: {report['urgent_recall']:.3f}    紧急 precision: {report['urgent_precision']:.3f}",
+        "",
+        f"{'category':<8}\tprecision\trecall\tF1\tsupport",
+    ]
+    for cat, m in report["per_category"].items():
+        lines.append(f"{cat:<8}\t{m['precision']:.3f}\t\t{m['recall']:.3f}\t{m['f1']:.3f}\t{m['support']}")
+    cats = list(report["per_category"])
+    lines += ["", "confusion (rows: expected, columns: got):", "\t" + "\t".join(c[:2] for c in cats)]
+    for t in cats:
+        row = report["confusion"].get(t, {})
+        lines.append(f"{t[:2]}\t" + "\t".join(str(row.get(p, 0) or ".") for p in cats))
+    lines += ["", "urgency (rows: expected, columns: got):", "\t" + "\t".join(LEVELS)]
+    for t in LEVELS:
+        row = report["urgency_confusion"].get(t, {})
+        lines.append(f"{t}\t" + "\t".join(str(row.get(p, 0)) for p in LEVELS))
+    lines += ["", f"misclassified ({len(report['misclassified'])}):"]
+    for m in report["misclassified"]:
+        lines.append(f"  expected {'/'.join(m['expected'])} got {'/'.join(m['got'])} "
+                     f"[{' '.join(m['matched']) or '-'}]  {m['text']}")
+    return "\n".join(lines)
+
+
+def _prf(confusion: Counter, cat: str, cats: list[str]) -> dict:
+    tp = confusion[(cat, cat)]
+    predicted = sum(confusion[(t, cat)] for t in cats)
+    support = sum(confusion[(cat, p)] for p in cats)
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / support if support else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": support}
+
+
+def _urgent(rows: list[Example], predicted: list) -> tuple[float, float]:
+    tp = sum(e.urgency == URGENT and p.urgency == URGENT for e, p in zip(rows, predicted))
+    actual = sum(e.urgency == URGENT for e in rows)
+    flagged = sum(p.urgency == URGENT for p in predicted)
+    return round(tp / actual, 4) if actual else 1.0, round(tp / flagged, 4) if flagged else 1.0
+
+
+def _order(clf: Classifier):
+    order = {name: i for i, name in enumerate(clf.rules.categories)}
+    return lambda c: (order.get(c, len(order)), c)
