@@ -263,6 +263,29 @@ def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accu
         sys.exit(1)
 
 
+@rules.command("suggest")
+@config_option
+@click.option("--rules", "rules_path", default=None, help="Rules file (default: the configured rules).")
+@click.option("--min-count", default=2, show_default=True, help="Misclassified messages a word must stand in.")
+@click.option("--min-precision", default=0.8, show_default=True, help="Share of a word's messages in the category.")
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def rules_suggest(config_path: str, rules_path: str | None, min_count: int, min_precision: float,
+                  data: tuple[str, ...]) -> None:
+    """Propose keywords, from labelled DATA files, that would mend category mistakes."""
+    from classifier import Classifier
+    from classifier.evaluate import read_examples, suggest
+
+    config = _load(config_path, need_wechat=False)
+    try:
+        clf = Classifier.from_file(Path(rules_path) if rules_path else config.rules_path, config.data_dir)
+        examples = [e for path in data for e in read_examples(Path(path))]
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    for s in suggest(clf, examples, min_count, min_precision):
+        click.echo(f'[categories."{s["category"]}".keywords] "{s["word"]}" = {s["weight"]}'
+                   f'    # {s["misclassified"]} mistakes, {s["occurrences"]} uses, precision {s["precision"]}')
+
+
 @cli.command()
 @config_option
 @click.option("--url", default=None, help="Webhook URL (default: http://server.host:server.port/wechat).")

@@ -102,12 +102,16 @@ class Classifier:
         urgent += [Hit(w, cat.escalate[w], 1.0, c) for w, c in found if w in cat.escalate]
         hits += urgent
         urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified)
+        capped = [Hit(w, cat.cap[w], 0.0) for w, c in found if w in cat.cap and not c]
+        if capped and not any(h.target == "紧急" and not h.cancelled for h in urgent if h.word in r.urgency_index):
+            hits += capped
+            urgency, reason = self._cap(urgency, reason, capped)
         return Classification(
             category=category,
             urgency=urgency,
             score=scores.get(category, 0.0),
             department=cat.department,
-            matched=tuple(dict.fromkeys(h.word for h in hits if h.target == category)),
+            matched=tuple(dict.fromkeys(h.word for h in hits if h.target == category and not h.cancelled)),
             tags=_tags(scores, category),
             hits=tuple(hits),
             scores=scores,
@@ -119,14 +123,19 @@ class Classifier:
         """Keywords on jieba's tokens, on two adjacent tokens where jieba split a keyword, and
         inside a longer dictionary word that swallowed one (公摊 in 公摊面积)."""
         index = self.rules.index
+        negators = self.rules.negators
         hits: list[Hit] = []
         prev = ""
         for tok in tokens:
             words: tuple[str, ...] = (tok, prev + tok) if prev else (tok,)
             if tok not in index and len(tok) > 2:
                 words += self._inner(tok)
+            negated = prev in negators  # "没漏水", "不是困人": the problem is named to be denied
             for word in words:
                 for cat, weight in index.get(word, ()):
+                    if negated and word == tok:
+                        hits.append(Hit(word, cat, weight, cancelled=True))
+                        continue
                     scores[cat] = scores.get(cat, 0.0) + weight
                     hits.append(Hit(word, cat, weight))
             prev = tok
@@ -152,20 +161,32 @@ class Classifier:
 
     def _pick(self, scores: dict[str, float], found: list[tuple[str, bool]], urgent: list[Hit],
               negated: bool, intensified: bool) -> str:
-        """Highest score wins (a tie goes to the more serious category, then rule order);
-        but a category whose own danger phrases make it 紧急 beats one that is not."""
+        """The most serious problem named: a category that owns a live 紧急 phrase (as a keyword
+        or its own escalate phrase) wins; otherwise, and among those, the highest score (a tie
+        goes to the more serious default urgency, then rule order)."""
         if not scores:
             return self.rules.fallback
         cats = self.rules.categories
         order = {name: i for i, name in enumerate(cats)}
         ranked = sorted(scores, key=lambda c: (-scores[c], _RANK[cats[c].urgency], order[c]))
-        best = ranked[0]
-        if any(h.target == "紧急" and not h.cancelled for h in urgent):
-            return best
+        danger = [w for w, cancelled in found if not cancelled]
         for c in ranked:
-            if any(not cancelled and cats[c].escalate.get(w) == "紧急" for w, cancelled in found):
+            cat = cats[c]
+            if any(cat.escalate.get(w) == "紧急" or (w in cat.keywords and self._is_urgent(w)) for w in danger):
                 return c
-        return best
+        return ranked[0]
+
+    def _is_urgent(self, word: str) -> bool:
+        level = self.rules.urgency_index.get(word)
+        return level is not None and level[0] == "紧急"
+
+    @staticmethod
+    def _cap(urgency: str, reason: str, capped: list[Hit]) -> tuple[str, str]:
+        """A cap phrase holds the level down (the least serious cap that fired wins)."""
+        cap = _cap_level(capped)
+        if _RANK[urgency] < _RANK[cap.target]:
+            return cap.target, f"{reason}; {cap.word!r} holds it at {cap.target}"
+        return urgency, reason
 
     def _urgency(self, default: str, urgent: list[Hit], negated: bool, intensified: bool) -> tuple[str, str]:
         """The level and why: danger first, then the resident's "it can wait", then keywords, tone."""
@@ -187,6 +208,10 @@ class Classifier:
             if _RANK[raised] < _RANK[level]:
                 level, reason = raised, f"{reason}; intensifier raises it to {raised}"
         return level, reason
+
+
+def _cap_level(hits: list[Hit]) -> Hit:
+    return max(hits, key=lambda h: _RANK[h.target])
 
 
 def _tags(scores: dict[str, float], category: str) -> tuple[str, ...]:

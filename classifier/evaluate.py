@@ -109,3 +109,31 @@ def _urgent(rows: list[Example], predicted: list) -> tuple[float, float]:
 def _order(clf: Classifier):
     order = {name: i for i, name in enumerate(clf.rules.categories)}
     return lambda c: (order.get(c, len(order)), c)
+
+
+def suggest(clf: Classifier, examples: Iterable[Example], min_count: int = 2, min_precision: float = 0.8) -> list[dict]:
+    """Words (as jieba cuts them) that are not keywords yet and would mend category mistakes.
+
+    A word is proposed for a category when it stands in at least min_count misclassified
+    messages of that category and, across all the labelled messages that contain it, at
+    least min_precision of them belong to that category.
+    """
+    rows = list(examples)
+    seen: Counter = Counter()
+    by_category: dict[str, Counter] = {}
+    missed: dict[tuple[str, str], int] = Counter()
+    for e in rows:
+        result = clf.classify(e.text)
+        words = {t for t in result.tokens if len(t) > 1 and not t.isdigit() and t not in clf.rules.index}
+        for w in words:
+            seen[w] += 1
+            by_category.setdefault(w, Counter())[e.category] += 1
+            if result.category != e.category:
+                missed[(w, e.category)] += 1
+    out = []
+    for (word, cat), n in missed.items():
+        precision = by_category[word][cat] / seen[word]
+        if n >= min_count and precision >= min_precision:
+            out.append({"word": word, "category": cat, "misclassified": n, "occurrences": seen[word],
+                        "precision": round(precision, 3), "weight": 3 if precision >= 0.95 else 2})
+    return sorted(out, key=lambda s: (-s["misclassified"], -s["precision"], s["word"]))

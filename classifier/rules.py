@@ -21,6 +21,8 @@ class Category:
     keywords: dict[str, float]
     # phrases that raise this category's urgency only (出不去 is 紧急 in a lift, not in a car park)
     escalate: dict[str, str] = field(default_factory=dict)  # phrase -> level
+    # phrases that hold this category's urgency at most at a level (a leak "好几天了" is 重要)
+    cap: dict[str, str] = field(default_factory=dict)  # phrase -> level
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Rules:
         """Every word the tokenizer must keep whole."""
         words = set(self.index) | set(self.urgency_index) | self.intensifiers | self.negations | self.negators
         for cat in self.categories.values():
-            words |= set(cat.escalate)
+            words |= set(cat.escalate) | set(cat.cap)
         return {w for w in words if len(w) > 1}
 
 
@@ -112,13 +114,14 @@ def _category(name: str, body: Any) -> Category:
         raise RulesError(f"{key}: category name must not be empty")
     if not isinstance(body, dict):
         raise RulesError(f"{key}: must be a table")
-    _only_keys(body, f"{key}.", {"department", "urgency", "keywords", "escalate"})
+    _only_keys(body, f"{key}.", {"department", "urgency", "keywords", "escalate", "cap"})
     return Category(
         name=name,
         department=_str(body, "department", "客服中心", prefix=key),
         urgency=_level(body, f"{key}.urgency", "一般"),
         keywords=_keywords(f"{key}.keywords", body.get("keywords", {})),
         escalate=_escalate(f"{key}.escalate", body.get("escalate", {})),
+        cap=_escalate(f"{key}.cap", body.get("cap", {})),
     )
 
 
@@ -182,7 +185,7 @@ def _build_index(rules: Rules) -> None:
     for level, kws in rules.urgency_keywords.items():
         for word, weight in kws.items():
             rules.urgency_index[word] = (level, weight)
-    scoped = {p for cat in rules.categories.values() for p in cat.escalate}
+    scoped = {p for cat in rules.categories.values() for p in (*cat.escalate, *cat.cap)}
     object.__setattr__(rules, "phrases", PhraseFinder(
         set(rules.urgency_index) | scoped | rules.negations | rules.intensifiers | rules.hypotheticals))
 

@@ -144,3 +144,52 @@ def _wait_up(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
         except requests.RequestException:
             time.sleep(0.05)
     raise AssertionError("serve did not come up")
+
+
+def test_classify_explain_shows_tokens_rules_scores_and_why(tmp_path):
+    done = wuye("classify", "--explain", "不急，有空来看看楼道灯", cwd=tmp_path)
+    assert done.returncode == 0
+    out = done.stdout
+    assert "tokens:" in out and "楼道灯" in out and "→ 维修" in out
+    assert "top categories:" in out and "urgency:  一般" in out and "can wait" in out
+
+
+def test_rules_check_names_the_key(tmp_path):
+    from classifier.rules import DEFAULT_RULES_PATH
+
+    good = tmp_path / "rules.toml"
+    good.write_text(DEFAULT_RULES_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    assert "ok" in wuye("rules", "check", str(good), cwd=tmp_path).stdout
+    bad = tmp_path / "bad.toml"
+    broken, n = re.subn(r'(?m)^"吵" = .*$', '"吵" = 0', good.read_text(encoding="utf-8"), count=1)
+    assert n == 1
+    bad.write_text(broken, encoding="utf-8")
+    done = wuye("rules", "check", str(bad), cwd=tmp_path)
+    assert done.returncode != 0 and "categories.噪音.keywords.吵: weight must be a number > 0" in done.stderr
+
+
+def test_rules_eval_report_and_accuracy_gate(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"text": "电梯里有人被困！", "category": "电梯", "urgency": "紧急"},
+        {"text": "楼下广场舞太吵了", "category": "噪音", "urgency": "一般"},
+        {"text": "物业费怎么交", "category": "收费", "urgency": "一般"},
+        {"text": "今天天气不错", "category": "绿化", "urgency": "一般"},  # deliberately wrong
+    ]), encoding="utf-8")
+    text = wuye("rules", "eval", str(data), cwd=tmp_path)
+    assert text.returncode == 0
+    assert "category accuracy: 0.750" in text.stdout and "紧急 recall: 1.000" in text.stdout
+    assert "confusion" in text.stdout and "今天天气不错" in text.stdout
+    report = json.loads(wuye("rules", "eval", "--json", str(data), cwd=tmp_path).stdout)
+    assert report["accuracy"] == 0.75 and report["per_category"]["电梯"]["f1"] == 1.0
+    assert report["misclassified"][0]["expected"] == ["绿化", "一般"]
+    assert wuye("rules", "eval", "--min-accuracy", "0.7", str(data), cwd=tmp_path).returncode == 0
+    gate = wuye("rules", "eval", "--min-accuracy", "0.9", str(data), cwd=tmp_path)
+    assert gate.returncode == 1 and "below --min-accuracy" in gate.stderr
+
+
+def test_rules_eval_refuses_a_bad_data_line(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "x", "category": "其他", "urgency": "一般"}\nnot json\n', encoding="utf-8")
+    done = wuye("rules", "eval", str(data), cwd=tmp_path)
+    assert done.returncode != 0 and "d.jsonl:2" in done.stderr

@@ -1,0 +1,165 @@
+"""Classification: categories, urgency with negations and danger, explanations, rule validation."""
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.errors import RulesError
+from classifier import Classifier
+from classifier.rules import DEFAULT_RULES_PATH, parse_rules
+
+RAW = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory) -> Classifier:
+    return Classifier.from_file(cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.mark.parametrize("text", [
+    "不急，有空来看看楼道灯",
+    "不急，有空来看看楼道灯，谢谢",
+    "楼道灯坏了，不是很急",
+    "不用马上来，门禁有点问题",
+    "卫生间有一点点渗水，不是很急，有空来看看",
+    "电梯按钮有点不灵，不急",
+])
+def test_negation_never_raises_urgency(clf, text):
+    assert clf.classify(text).urgency != "紧急"
+
+
+@pytest.mark.parametrize("text", [
+    "电梯里有人被困！",
+    "电梯里有人被困",
+    "不急不急，就是电梯里有人被困了",
+    "5栋电梯里有人被困！！快来",
+    "电梯卡在两层中间，里面有人",
+])
+def test_someone_trapped_in_a_lift_is_always_urgent(clf, text):
+    r = clf.classify(text)
+    assert (r.category, r.urgency) == ("电梯", "紧急")
+
+
+@pytest.mark.parametrize("text", ["电梯坏了，还好没有人被困", "电梯停了，里面没有人"])
+def test_negated_danger_is_not_urgent(clf, text):
+    assert clf.classify(text).urgency != "紧急"
+
+
+def test_hypothetical_danger_is_not_urgent(clf):
+    r = clf.classify("楼道里堆满纸箱，万一着火了怎么办")
+    assert r.urgency != "紧急"
+
+
+@pytest.mark.parametrize("text, category", [
+    ("厨房一股煤气味，不敢开灯", "消防"),
+    ("楼上水管爆了，水哗哗往我家流", "漏水"),
+    ("楼下电线断了在冒火星", "停水停电"),
+    ("有人拿着刀在小区里追人", "安保"),
+])
+def test_danger_is_urgent(clf, text, category):
+    r = clf.classify(text)
+    assert (r.category, r.urgency) == (category, "紧急")
+
+
+def test_several_problems_pick_the_most_serious_and_keep_the_others_as_tags(clf):
+    r = clf.classify("楼道里堆满了杂物，还有人在楼道给电动车充电，现在冒烟了")
+    assert (r.category, r.urgency) == ("消防", "紧急")
+    assert "占用公共区域" in r.tags
+
+
+def test_unknown_goes_to_other_and_customer_service(clf):
+    r = clf.classify("今天天气不错")
+    assert (r.category, r.department, r.urgency, r.score, r.matched) == ("其他", "客服中心", "一般", 0.0, ())
+
+
+def test_result_explains_itself(clf):
+    r = clf.classify("卫生间漏水，一直往下滴")
+    assert r.category == "漏水" and r.matched and all(w in "卫生间漏水，一直往下滴" for w in r.matched)
+    d = r.as_dict(explain=True)
+    assert {"tokens", "rules", "scores", "urgency_reason"} <= set(d)
+    assert any(rule["word"] in r.matched and rule["target"] == "漏水" and rule["weight"] > 0 for rule in d["rules"])
+    assert d["scores"]["漏水"] == r.score > 0
+    assert "往下滴" in d["urgency_reason"]
+
+
+def test_keywords_inside_longer_dictionary_words_count(clf):
+    assert clf.classify("公摊面积算得不对").category == "收费"
+
+
+def test_full_width_and_case_are_normalized(clf):
+    assert clf.classify("ＬＩＦＴ ｓｔｕｃｋ with people inside").urgency == "紧急"
+
+
+def test_every_keyword_is_in_the_tokenizer_dictionary(clf):
+    freq = clf.tokenizer.FREQ
+    assert all(freq.get(w, 0) > 0 for w in clf.rules.index if len(w) > 1)
+
+
+def _refused(raw: dict, key: str) -> None:
+    with pytest.raises(RulesError) as e:
+        parse_rules(raw)
+    assert str(e.value).startswith(key), str(e.value)
+
+
+def test_unknown_urgency_is_refused_naming_the_key():
+    raw = copy.deepcopy(RAW)
+    raw["categories"]["噪音"]["urgency"] = "超急"
+    _refused(raw, "categories.噪音.urgency")
+
+
+def test_empty_keyword_is_refused():
+    raw = copy.deepcopy(RAW)
+    raw["categories"]["噪音"]["keywords"][" "] = 2
+    _refused(raw, "categories.噪音.keywords")
+
+
+def test_keyword_in_two_categories_with_equal_weight_is_refused():
+    raw = copy.deepcopy(RAW)
+    raw["categories"]["噪音"]["keywords"]["物业费"] = raw["categories"]["收费"]["keywords"]["物业费"]
+    with pytest.raises(RulesError, match="物业费.*same weight"):
+        parse_rules(raw)
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda r: r["categories"]["噪音"].__setitem__("colour", "red"), "categories.噪音.colour"),
+    (lambda r: r["categories"]["噪音"]["keywords"].__setitem__("吵", 0), "categories.噪音.keywords.吵"),
+    (lambda r: r["categories"]["噪音"]["keywords"].__setitem__("吵", "3"), "categories.噪音.keywords.吵"),
+    (lambda r: r["categories"]["电梯"]["escalate"].__setitem__("很急", ["x"]), "categories.电梯.escalate.很急"),
+    (lambda r: r.__setitem__("fallback", "杂项"), "fallback"),
+    (lambda r: r["urgency"]["keywords"].__setitem__("超急", {"x": 1}), "urgency.keywords.超急"),
+    (lambda r: r["urgency"].__setitem__("intensifier_cap", "特急"), "urgency.intensifier_cap"),
+    (lambda r: r["urgency"].__setitem__("negations", ["不急", ""]), "urgency.negations"),
+    (lambda r: r.__setitem__("categories", {}), "categories"),
+])
+def test_bad_rules_name_the_key(mutate, key):
+    raw = copy.deepcopy(RAW)
+    mutate(raw)
+    _refused(raw, key)
+
+
+def test_default_categories_are_exactly_the_seventeen():
+    assert list(RAW["categories"]) == ["电梯", "漏水", "停水停电", "维修", "消防", "安保", "装修", "噪音", "环境卫生",
+                                       "停车", "绿化", "收费", "宠物", "占用公共区域", "邻里纠纷", "服务态度", "其他"]
+
+
+def test_dictionary_cache_is_built_once_and_reused(tmp_path):
+    """A second process loads the cached dictionary: jieba's build is made to fail, yet it works."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    first = subprocess.run([sys.executable, "-c", (
+        "from pathlib import Path; from classifier import Classifier; "
+        f"Classifier.from_file(cache_dir=Path({str(tmp_path)!r}))")], cwd=root, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert len(list(tmp_path.glob("jieba-*.pickle"))) == 1
+    second = subprocess.run([sys.executable, "-c", (
+        "import jieba; jieba.Tokenizer.gen_pfdict = lambda *a: (_ for _ in ()).throw(SystemExit('rebuilt')); "
+        "from pathlib import Path; from classifier import Classifier; "
+        f"c = Classifier.from_file(cache_dir=Path({str(tmp_path)!r})); print(c.classify('电梯里有人被困').urgency)")],
+        cwd=root, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "紧急"
