@@ -84,6 +84,8 @@ class Classifier:
         tokens = self.tokenizer.lcut(norm, HMM=self.hmm)
         scores: dict[str, float] = {}
         hits = self._category_hits(tokens, scores)
+        if not scores:
+            hits += self._substring_hits(norm, scores)
         phrases = r.phrases.find(norm)
         negated = intensified = False
         found: list[tuple[str, bool]] = []  # (phrase, cancelled) for urgency phrases
@@ -139,6 +141,21 @@ class Classifier:
                     scores[cat] = scores.get(cat, 0.0) + weight
                     hits.append(Hit(word, cat, weight))
             prev = tok
+        return hits
+
+    def _substring_hits(self, text: str, scores: dict[str, float]) -> list[Hit]:
+        """Keywords anywhere in the text, longest first and not overlapping: jieba cut a typo or
+        dialect word so that no keyword stood whole (楼到灯坏了)."""
+        taken: list[tuple[int, int]] = []
+        hits: list[Hit] = []
+        for word, pos in sorted(self.rules.keyword_phrases.find(text), key=lambda x: -len(x[0])):
+            end = pos + len(word)
+            if any(pos < e and s < end for s, e in taken):
+                continue
+            taken.append((pos, end))
+            for cat, weight in self.rules.index[word]:
+                scores[cat] = scores.get(cat, 0.0) + weight
+                hits.append(Hit(word, cat, weight))
         return hits
 
     def _inner(self, token: str) -> tuple[str, ...]:

@@ -46,6 +46,8 @@ class Rules:
     # urgency, negation and intensifier phrases, found as substrings: danger must not
     # depend on how jieba happened to cut the sentence
     phrases: "PhraseFinder" = field(default=None, compare=False)  # type: ignore[assignment]
+    # category keywords as substrings: the second look when jieba's cut matched nothing
+    keyword_phrases: "PhraseFinder" = field(default=None, compare=False)  # type: ignore[assignment]
 
     def all_words(self) -> set[str]:
         """Every word the tokenizer must keep whole."""
@@ -185,6 +187,7 @@ def _build_index(rules: Rules) -> None:
     for level, kws in rules.urgency_keywords.items():
         for word, weight in kws.items():
             rules.urgency_index[word] = (level, weight)
+    object.__setattr__(rules, "keyword_phrases", PhraseFinder({w for w in rules.index if len(w) > 1}))
     scoped = {p for cat in rules.categories.values() for p in (*cat.escalate, *cat.cap)}
     object.__setattr__(rules, "phrases", PhraseFinder(
         set(rules.urgency_index) | scoped | rules.negations | rules.intensifiers | rules.hypotheticals))

@@ -163,3 +163,28 @@ def test_dictionary_cache_is_built_once_and_reused(tmp_path):
         cwd=root, capture_output=True, text=True)
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip() == "紧急"
+
+
+def test_a_denied_problem_does_not_count(clf):
+    r = clf.classify("没漏水，就是楼上冲马桶的声音特别大")
+    assert r.category == "噪音"
+    assert any(h.word == "漏水" and h.cancelled for h in r.hits)
+
+
+def test_a_long_running_leak_is_capped_at_important(clf):
+    flowing = clf.classify("天花板一直往下滴水")
+    assert flowing.urgency == "紧急"
+    days = clf.classify("车库顶板一直往下滴水，好几天了")
+    assert (days.category, days.urgency) == ("漏水", "重要")
+    assert "holds it at 重要" in days.urgency_reason
+
+
+def test_injury_is_urgent_whatever_the_category(clf):
+    r = clf.classify("楼道灯坏了好几天，刚才有个大爷摸黑摔了一跤，头磕破了")
+    assert r.urgency == "紧急"
+
+
+def test_category_escalation_is_contextual(clf):
+    assert clf.classify("电梯停了，我在里面出不去").urgency == "紧急"
+    car = clf.classify("车库出口被一辆车堵了，我的车出不去")
+    assert (car.category, car.urgency) == ("停车", "重要")

@@ -193,3 +193,14 @@ def test_rules_eval_refuses_a_bad_data_line(tmp_path):
     data.write_text('{"text": "x", "category": "其他", "urgency": "一般"}\nnot json\n', encoding="utf-8")
     done = wuye("rules", "eval", str(data), cwd=tmp_path)
     assert done.returncode != 0 and "d.jsonl:2" in done.stderr
+
+
+def test_rules_suggest_proposes_words_from_mistakes(tmp_path):
+    data = tmp_path / "d.jsonl"
+    rows = [{"text": f"小区{n}号喷泉不喷", "category": "维修", "urgency": "一般"} for n in range(3)]
+    rows.append({"text": "今天天气不错", "category": "其他", "urgency": "一般"})
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    done = wuye("rules", "suggest", str(data), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert '[categories."维修".keywords] "喷泉" = 3' in done.stdout
+    assert "3 mistakes" in done.stdout
