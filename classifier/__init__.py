@@ -89,6 +89,8 @@ class Classifier:
         phrases = r.phrases.find(norm)
         negated = intensified = False
         found: list[tuple[str, bool]] = []  # (phrase, cancelled) for urgency phrases
+        clause_starts = [m.end() for m in _CLAUSE_END.finditer(norm)] if phrases else []
+        cancellers: list[tuple[int, int, bool]] = []  # (start, end, is_hypothetical)
         for word, pos in phrases:
             if word in r.negations:
                 negated = True
@@ -96,8 +98,10 @@ class Classifier:
             elif word in r.intensifiers:
                 intensified = True
                 hits.append(Hit(word, "intensifier"))
-            elif word not in r.hypotheticals:
-                found.append((word, _cancelled(norm, pos, r)))
+            if word in r.hypotheticals or word in r.negators:
+                cancellers.append((pos, pos + len(word), word in r.hypotheticals))
+            if word in r.urgency_index or word in r.scoped:
+                found.append((word, _cancelled(pos, r.negator_window, clause_starts, cancellers)))
         urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], c) for w, c in found if w in r.urgency_index]
         category = self._pick(scores, found, urgent, negated, intensified)
         cat = r.categories[category]
@@ -124,22 +128,30 @@ class Classifier:
     def _category_hits(self, tokens: list[str], scores: dict[str, float]) -> list[Hit]:
         """Keywords on jieba's tokens, on two adjacent tokens where jieba split a keyword, and
         inside a longer dictionary word that swallowed one (公摊 in 公摊面积)."""
-        index = self.rules.index
-        negators = self.rules.negators
+        index, negators, memo = self.rules.index, self.rules.negators, self._inner_memo
         hits: list[Hit] = []
         prev = ""
         for tok in tokens:
-            words: tuple[str, ...] = (tok, prev + tok) if prev else (tok,)
-            if tok not in index and len(tok) > 2:
-                words += self._inner(tok)
-            negated = prev in negators  # "没漏水", "不是困人": the problem is named to be denied
-            for word in words:
-                for cat, weight in index.get(word, ()):
-                    if negated and word == tok:
-                        hits.append(Hit(word, cat, weight, cancelled=True))
-                        continue
-                    scores[cat] = scores.get(cat, 0.0) + weight
-                    hits.append(Hit(word, cat, weight))
+            entry = index.get(tok)
+            if entry is not None:
+                # "没漏水", "不是困人": the problem is named only to be denied
+                denied = prev in negators
+                for cat, weight in entry:
+                    if not denied:
+                        scores[cat] = scores.get(cat, 0.0) + weight
+                    hits.append(Hit(tok, cat, weight, denied))
+            elif len(tok) > 2:
+                inner = memo.get(tok)
+                for word in self._inner(tok) if inner is None else inner:
+                    for cat, weight in index[word]:
+                        scores[cat] = scores.get(cat, 0.0) + weight
+                        hits.append(Hit(word, cat, weight))
+            if prev:
+                pair = index.get(prev + tok)
+                if pair is not None:
+                    for cat, weight in pair:
+                        scores[cat] = scores.get(cat, 0.0) + weight
+                        hits.append(Hit(prev + tok, cat, weight))
             prev = tok
         return hits
 
@@ -183,8 +195,7 @@ class Classifier:
         goes to the more serious default urgency, then rule order)."""
         if not scores:
             return self.rules.fallback
-        cats = self.rules.categories
-        order = {name: i for i, name in enumerate(cats)}
+        cats, order = self.rules.categories, self.rules.order
         ranked = sorted(scores, key=lambda c: (-scores[c], _RANK[cats[c].urgency], order[c]))
         danger = [w for w, cancelled in found if not cancelled]
         for c in ranked:
@@ -238,8 +249,12 @@ def _tags(scores: dict[str, float], category: str) -> tuple[str, ...]:
     return tuple(c for c in sorted(scores, key=scores.__getitem__, reverse=True) if c != category)
 
 
-def _cancelled(text: str, pos: int, r: Rules) -> bool:
-    """A negator ("没有") just before the phrase, or a hypothetical ("万一") earlier in its clause."""
-    clause = _CLAUSE_END.split(text[:pos])[-1]
-    near = clause[-r.negator_window:] if r.negator_window else ""
-    return any(n in near for n in r.negators) or any(h in clause for h in r.hypotheticals)
+def _cancelled(pos: int, window: int, clause_starts: list[int], cancellers: list[tuple[int, int, bool]]) -> bool:
+    """A negator ("没有") ending within `window` characters before the phrase, or a hypothetical
+    ("万一") anywhere earlier in its clause; found phrases are in text order, so only earlier
+    ones are known here."""
+    start = max((s for s in clause_starts if s <= pos), default=0)
+    for c_start, c_end, hypothetical in cancellers:
+        if c_start >= start and c_end <= pos and (hypothetical or c_start >= pos - window):
+            return True
+    return False

@@ -48,6 +48,8 @@ class Rules:
     phrases: "PhraseFinder" = field(default=None, compare=False)  # type: ignore[assignment]
     # category keywords as substrings: the second look when jieba's cut matched nothing
     keyword_phrases: "PhraseFinder" = field(default=None, compare=False)  # type: ignore[assignment]
+    scoped: frozenset[str] = field(default=frozenset(), compare=False)  # every escalate and cap phrase
+    order: dict[str, int] = field(default_factory=dict, compare=False)  # category -> position in the file
 
     def all_words(self) -> set[str]:
         """Every word the tokenizer must keep whole."""
@@ -189,29 +191,32 @@ def _build_index(rules: Rules) -> None:
             rules.urgency_index[word] = (level, weight)
     object.__setattr__(rules, "keyword_phrases", PhraseFinder({w for w in rules.index if len(w) > 1}))
     scoped = {p for cat in rules.categories.values() for p in (*cat.escalate, *cat.cap)}
+    object.__setattr__(rules, "scoped", frozenset(scoped))
+    rules.order.update({name: i for i, name in enumerate(rules.categories)})
     object.__setattr__(rules, "phrases", PhraseFinder(
-        set(rules.urgency_index) | scoped | rules.negations | rules.intensifiers | rules.hypotheticals))
+        set(rules.urgency_index) | scoped | rules.negations | rules.intensifiers | rules.hypotheticals
+        | rules.negators))
 
 
 class PhraseFinder:
-    """Every occurrence of a fixed set of phrases in a text, bucketed by first character."""
+    """Every occurrence of a fixed set of phrases in a text: one pass, indexed by first two characters."""
 
     def __init__(self, phrases: set[str]) -> None:
-        self.by_first: dict[str, list[str]] = {}
-        for p in sorted(phrases, key=len, reverse=True):
-            self.by_first.setdefault(p[0], []).append(p)
-        self.first = frozenset(self.by_first)
+        self.by_pair: dict[str, list[str]] = {}
+        self.singles: frozenset[str] = frozenset(p for p in phrases if len(p) == 1)
+        for p in sorted((p for p in phrases if len(p) > 1), key=len, reverse=True):
+            self.by_pair.setdefault(p[:2], []).append(p)
 
     def find(self, text: str) -> list[tuple[str, int]]:
         """(phrase, position) for every phrase occurrence, in text order."""
         found = []
-        for ch in self.first.intersection(text):
-            for phrase in self.by_first[ch]:
-                pos = text.find(phrase)
-                while pos >= 0:
-                    found.append((phrase, pos))
-                    pos = text.find(phrase, pos + 1)
-        found.sort(key=lambda x: x[1])
+        by_pair, singles = self.by_pair, self.singles
+        for i in range(len(text)):
+            if text[i] in singles:
+                found.append((text[i], i))
+            for phrase in by_pair.get(text[i:i + 2], ()):
+                if text.startswith(phrase, i):
+                    found.append((phrase, i))
         return found
 
 
