@@ -91,6 +91,7 @@ class Classifier:
         found: list[tuple[str, bool]] = []  # (phrase, cancelled) for urgency phrases
         clause_starts = [m.end() for m in _CLAUSE_END.finditer(norm)] if phrases else []
         cancellers: list[tuple[int, int, bool]] = []  # (start, end, is_hypothetical)
+        masks = [(pos, pos + len(w)) for w, pos in phrases if w in r.false_friends]
         for word, pos in phrases:
             if word in r.negations:
                 negated = True
@@ -101,7 +102,8 @@ class Classifier:
             if word in r.hypotheticals or word in r.negators:
                 cancellers.append((pos, pos + len(word), word in r.hypotheticals))
             if word in r.urgency_index or word in r.scoped:
-                found.append((word, _cancelled(pos, r.negator_window, clause_starts, cancellers)))
+                masked = any(s <= pos and pos + len(word) <= e for s, e in masks)
+                found.append((word, masked or _cancelled(pos, r.negator_window, clause_starts, cancellers)))
         urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], c) for w, c in found if w in r.urgency_index]
         category = self._pick(scores, found, urgent, negated, intensified)
         cat = r.categories[category]

@@ -36,6 +36,7 @@ class Rules:
     negations: frozenset[str]  # "不急": the resident says it can wait
     negators: frozenset[str]  # "没有": cancels the urgency keyword right after it
     hypotheticals: frozenset[str]  # "万一": cancels an urgency keyword later in the same clause
+    false_friends: frozenset[str]  # "打不着火": a danger phrase inside one is not danger
     negated_urgency: str
     negator_window: int
     fallback: str
@@ -85,7 +86,8 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
     if not isinstance(urg, dict):
         raise RulesError("urgency: must be a table")
     _only_keys(urg, "urgency.", {"keywords", "intensifiers", "intensifier_cap", "negations",
-                                 "negators", "hypotheticals", "negated_urgency", "negator_window"})
+                                 "negators", "hypotheticals", "false_friends", "negated_urgency",
+                                 "negator_window"})
     ukw = urg.get("keywords", {})
     if not isinstance(ukw, dict):
         raise RulesError("urgency.keywords: must be a table of levels")
@@ -102,6 +104,7 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
         negations=frozenset(_words(urg, "urgency.negations")),
         negators=frozenset(_words(urg, "urgency.negators")),
         hypotheticals=frozenset(_words(urg, "urgency.hypotheticals")),
+        false_friends=frozenset(_words(urg, "urgency.false_friends")),
         negated_urgency=_level(urg, "urgency.negated_urgency", "一般"),
         negator_window=_int(urg, "urgency.negator_window", 3),
         fallback=fallback,
@@ -195,7 +198,7 @@ def _build_index(rules: Rules) -> None:
     rules.order.update({name: i for i, name in enumerate(rules.categories)})
     object.__setattr__(rules, "phrases", PhraseFinder(
         set(rules.urgency_index) | scoped | rules.negations | rules.intensifiers | rules.hypotheticals
-        | rules.negators))
+        | rules.negators | rules.false_friends))
 
 
 class PhraseFinder:

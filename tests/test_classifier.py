@@ -188,3 +188,20 @@ def test_category_escalation_is_contextual(clf):
     assert clf.classify("电梯停了，我在里面出不去").urgency == "紧急"
     car = clf.classify("车库出口被一辆车堵了，我的车出不去")
     assert (car.category, car.urgency) == ("停车", "重要")
+
+
+@pytest.mark.parametrize("text", [
+    "燃气灶打不着火，是不是没气了",  # 着火 stands inside 打不着火
+    "夜里打值班电话没人接，早上才回电话说睡着了",
+    "上次电梯困人的事你们处理得很快，这次想说广告屏太吵",  # a past event, not danger now
+    "窗户插销坏了，玻璃万一掉下去砸到人可不得了",
+])
+def test_false_friends_and_past_or_hypothetical_danger_are_not_urgent(clf, text):
+    r = clf.classify(text)
+    assert r.urgency != "紧急", r.urgency_reason
+
+
+def test_false_friends_are_validated(tmp_path):
+    raw = copy.deepcopy(RAW)
+    raw["urgency"]["false_friends"] = ["打不着火", ""]
+    _refused(raw, "urgency.false_friends")
