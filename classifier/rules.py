@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
+
 from bot.errors import RulesError
 
 LEVELS = ("紧急", "重要", "一般")  # most serious first
@@ -202,24 +204,22 @@ def _build_index(rules: Rules) -> None:
 
 
 class PhraseFinder:
-    """Every occurrence of a fixed set of phrases in a text: one pass, indexed by first two characters."""
+    """Every occurrence (overlaps included) of a fixed set of phrases: an Aho-Corasick automaton."""
 
     def __init__(self, phrases: set[str]) -> None:
-        self.by_pair: dict[str, list[str]] = {}
-        self.singles: frozenset[str] = frozenset(p for p in phrases if len(p) == 1)
-        for p in sorted((p for p in phrases if len(p) > 1), key=len, reverse=True):
-            self.by_pair.setdefault(p[:2], []).append(p)
+        self.automaton = ahocorasick.Automaton()
+        for p in phrases:
+            self.automaton.add_word(p, (len(p) - 1, p))
+        if phrases:
+            self.automaton.make_automaton()
+        self.empty = not phrases
 
     def find(self, text: str) -> list[tuple[str, int]]:
         """(phrase, position) for every phrase occurrence, in text order."""
-        found = []
-        by_pair, singles = self.by_pair, self.singles
-        for i in range(len(text)):
-            if text[i] in singles:
-                found.append((text[i], i))
-            for phrase in by_pair.get(text[i:i + 2], ()):
-                if text.startswith(phrase, i):
-                    found.append((phrase, i))
+        if self.empty:
+            return []
+        found = [(p, end - back) for end, (back, p) in self.automaton.iter(text)]
+        found.sort(key=lambda x: x[1])
         return found
 
 
