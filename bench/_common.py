@@ -82,3 +82,12 @@ def wait_answered(url: str, sim: SimulatedWechat, proc: subprocess.Popen, timeou
 def percentile(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def save_result(name: str, result: dict) -> None:
+    """Write bench/out/<name>.json and print it."""
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(text, encoding="utf-8")
+    print(text)

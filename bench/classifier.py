@@ -18,6 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import save_result  # noqa: E402
 
 
 def load_messages() -> list[str]:
@@ -86,10 +89,7 @@ def main() -> None:
         "ratio_vs_hmm_off": round(max(ours) / max(bare_nohmm), 3),
         "warm_start_s": {"median": round(statistics.median(starts), 3), "max": round(max(starts), 3)},
     }
-    out = Path(__file__).parent / "out"
-    out.mkdir(exist_ok=True)
-    (out / "classifier.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save_result("classifier", result)
 
 
 if __name__ == "__main__":

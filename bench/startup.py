@@ -6,14 +6,13 @@ was built by an earlier start. Usage: python bench/startup.py [--runs 5]
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import signal
 import statistics
 import time
 from pathlib import Path
 
-from _common import fresh_install, free_port, simulator, start_serve, wait_answered
+from _common import save_result, fresh_install, free_port, simulator, start_serve, wait_answered
 
 
 def one_start(d: Path) -> float:
@@ -42,10 +41,7 @@ def main() -> None:
     result = {"runs": args.runs,
               "cold_s": {"median": round(statistics.median(cold), 3), "max": round(max(cold), 3)},
               "warm_s": {"median": round(statistics.median(warm), 3), "max": round(max(warm), 3)}}
-    out = Path(__file__).parent / "out"
-    out.mkdir(exist_ok=True)
-    (out / "startup.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save_result("startup", result)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,15 @@ Every request is a distinct resident message that makes a ticket (classify + SQL
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
 
-from _common import fresh_install, free_port, messages, percentile, simulator, start_serve, wait_answered
+from _common import save_result, fresh_install, free_port, messages, percentile, simulator, start_serve, wait_answered
 
 
 def build_requests(sim, texts: list[str], tag: str) -> list[tuple[dict, bytes]]:
@@ -112,10 +110,7 @@ def main() -> None:
         proc.wait(30)
     result = {"mode": "safe (AES)", "server": "wuye serve (werkzeug threaded, embedded Redis)",
               "open_loop": fixed, "closed_loop": peak}
-    out = Path(__file__).parent / "out"
-    out.mkdir(exist_ok=True)
-    (out / "webhook.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    save_result("webhook", result)
 
 
 if __name__ == "__main__":
