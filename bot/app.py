@@ -14,6 +14,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.conversation import ConversationStore
 from bot.dedup import Dedup
+from bot.jobs import deliver_due, kick_flag
 from bot.reloader import ClassifierHolder
 from bot.wechat import WechatCodec
 from handlers import Context
@@ -44,8 +45,6 @@ class Services:
         One queued delivery job drains every due row, so a burst of tickets queues one job,
         not one each: the flag is cleared by the job as it starts.
         """
-        from bot.jobs import deliver_due, kick_flag
-
         try:
             if not self.redis.set(kick_flag(self.config), "1", nx=True, ex=KICK_TTL_SECONDS):
                 return

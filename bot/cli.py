@@ -163,7 +163,7 @@ def tickets(config_path: str, as_json: bool, status: str | None) -> None:
 
     config = _load(config_path)
     store = open_storage(config.storage_path)
-    for t in store.tickets.list(Status(status) if status else None):
+    for t in store.tickets.find(Status(status) if status else None):
         row = {"number": t.number, "status": t.status.value, "channel": t.channel, "category": t.category,
                "urgency": t.urgency, "department": t.department, "building": t.building, "unit": t.unit,
                "room": t.room, "text": t.text, "owner": t.owner, "assignee": t.assignee,

@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, Response, current_app, request
 
 from bot import replies
+from bot.app import Services
 from bot.conversation import Conversation, State
 from bot.dispatch import dispatch
 from bot.errors import BadSignature, MalformedMessage, StaleRequest
@@ -44,7 +45,7 @@ def receive():
     return Response(body or "success", mimetype="application/xml" if body else "text/plain")
 
 
-def _handle(s, msg: Inbound) -> str:
+def _handle(s: Services, msg: Inbound) -> str:
     try:
         with s.conversations.lock(msg.channel, msg.sender):
             conv = s.conversations.get(msg.channel, msg.sender)
@@ -67,5 +68,5 @@ def _refuse(code: int, e: Exception) -> tuple[Response, int]:
     return Response(f"{type(e).__name__}: {e}\n", mimetype="text/plain"), code
 
 
-def _now(s) -> int:
+def _now(s: Services) -> int:
     return int(s.ctx.clock.now().timestamp())

@@ -80,7 +80,7 @@ class TicketRepository:
         found = self.for_resident(resident_id, open_only=True, limit=1)
         return found[0] if found else None
 
-    def list(self, status: Status | None = None, limit: int | None = None) -> list[Ticket]:
+    def find(self, status: Status | None = None, limit: int | None = None) -> list[Ticket]:
         """All tickets (optionally of one status), oldest first."""
         sql, params = "SELECT * FROM tickets", []
         if status is not None:

@@ -72,7 +72,7 @@ def test_cancel_while_waiting_for_location_drops_the_draft(live):
     assert "已取消" in live.say("取消")
     assert "没有识别" not in live.say("帮助")
     live.say("5栋1单元")  # now a bare location, not a pending draft: no ticket from the old draft
-    assert all(t.text != "楼下狗一直叫" for t in live.storage.tickets.list())
+    assert all(t.text != "楼下狗一直叫" for t in live.storage.tickets.find())
 
 
 def test_unknown_building_is_refused_when_buildings_are_configured(serve, make_config):
