@@ -13,8 +13,8 @@ from classifier.extract import Location, extract_location, extract_phone, normal
 from handlers import Context, Outcome
 from storage import DuplicateMessage, NewTicket, Notice, Resident, Ticket
 
+MAX_TEXT = 2000  # a ticket's text; WeChat's own limit is 2048 bytes a message
 # A message that chases an open ticket rather than reporting something new.
-MAX_TEXT = 2000
 _URGE = re.compile(r"还没|怎么还|催|什么时候|啥时候|多久|到底|有人管吗|没人来|还要等|等了|快点|搞快点|进展|进度")
 
 
@@ -28,7 +28,7 @@ def intake(msg: Inbound, conv: Conversation, ctx: Context) -> Outcome:
     open_ticket = ctx.storage.tickets.newest_open(resident.id)
     if open_ticket is not None and _is_followup(msg.text, cls, loc, open_ticket, ctx):
         return followup(msg, open_ticket, ctx)
-    draft = {"text": msg.text, "phone": extract_phone(msg.text), "media": []}
+    draft = {"text": msg.text[:MAX_TEXT], "phone": extract_phone(msg.text), "media": []}
     return _complete_or_ask(msg, resident, draft, loc, ctx, cls)
 
 
