@@ -178,6 +178,26 @@ def tickets(config_path: str, as_json: bool, status: str | None) -> None:
 
 @cli.command()
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only notices in this status.")
+def outbox(config_path: str, as_json: bool, status: str | None) -> None:
+    """Owed notices and their delivery: what is pending, sent, or failed for good (and why)."""
+    from storage import open_storage
+
+    config = _load(config_path)
+    store = open_storage(config.storage_path)
+    if not as_json:
+        click.echo("  ".join(f"{k}: {v}" for k, v in sorted(store.outbox.counts().items())) or "no notices")
+    for r in store.outbox.find(status):
+        row = {"id": r.id, "ticket": r.ticket, "channel": r.channel, "target": r.target, "kind": r.kind,
+               "status": r.status, "attempts": r.attempts, "next_at": r.next_at, "error": r.error}
+        click.echo(json.dumps(row, ensure_ascii=False) if as_json else
+                   f"#{r.id}\tticket {r.ticket}\t{r.channel}:{r.target}\t{r.kind}\t{r.status}\t"
+                   f"attempts {r.attempts}\t{r.error}")
+
+
+@cli.command()
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
 @click.option("--explain", is_flag=True, help="Show tokens, every rule that fired and the scores.")
 @click.argument("text", required=False)

@@ -64,6 +64,13 @@ class OutboxRepository:
             db.execute("UPDATE outbox SET status = 'failed', attempts = attempts + 1, error = ?, sent_at = ?"
                        " WHERE id = ?", [error, at, outbox_id])
 
+    def find(self, status: str | None = None, limit: int = 200) -> list[OutboxRow]:
+        """Notices (optionally of one status), newest first."""
+        sql, params = "SELECT * FROM outbox", []
+        if status is not None:
+            sql, params = sql + " WHERE status = ?", [status]
+        return [_row(r) for r in self.database.db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])]
+
     def counts(self) -> dict[str, int]:
         """How many notices are in each status."""
         return {r["status"]: r["n"] for r in self.database.db.query(

@@ -204,3 +204,23 @@ def test_rules_suggest_proposes_words_from_mistakes(tmp_path):
     assert done.returncode == 0, done.stderr
     assert '[categories."维修".keywords] "喷泉" = 3' in done.stdout
     assert "3 mistakes" in done.stdout
+
+
+def test_outbox_shows_permanent_failures_with_the_reason(initialized):
+    """A notice with no group to go to is recorded as failed, and `wuye outbox` shows why."""
+    from bot.clock import SystemClock
+    from bot.config import load_config
+    from bot.jobs import deliver_rows
+    from storage import NewTicket, Notice, open_storage
+
+    config = load_config(initialized / "config.toml", env={})
+    store = open_storage(config.storage_path)
+    store.tickets.create(NewTicket("mp", None, "楼上漏水", "漏水", "紧急", "工程维修部", building="3"), "o", "2026-01-01T00:00:00+00:00",
+                         [Notice("group", "3", "new_ticket", {"category": "漏水", "urgency": "紧急", "location": "3栋",
+                                                              "text": "楼上漏水", "claim_minutes": 5})])
+    assert deliver_rows(store, config, SystemClock())["failed"] == 1
+    text = wuye("outbox", "--status", "failed", cwd=initialized)
+    assert text.returncode == 0, text.stderr
+    assert "failed: 1" in text.stdout and "no group configured for building '3'" in text.stdout
+    rows = [json.loads(line) for line in wuye("outbox", "--json", cwd=initialized).stdout.splitlines()]
+    assert rows[0]["status"] == "failed" and rows[0]["ticket"] == 1 and rows[0]["attempts"] == 1
