@@ -14,7 +14,7 @@ from bot.reloader import ClassifierHolder
 from classifier.rules import DEFAULT_RULES_PATH
 from test_cli import _env, _free_port, _wait_up, wuye
 
-NEW_WORD = "共享单车"  # not a keyword in the shipped rules
+NEW_WORD = "平衡车"  # not a keyword in the shipped rules
 
 
 def _add_keyword(path: Path, category: str, word: str, weight: int = 9) -> None:
@@ -33,6 +33,7 @@ def test_holder_swaps_rules_on_edit_and_keeps_them_on_a_broken_edit(tmp_path, ca
     rules = tmp_path / "rules.toml"
     rules.write_text(DEFAULT_RULES_PATH.read_text(encoding="utf-8"), encoding="utf-8")
     holder = ClassifierHolder(rules, tmp_path / "cache", interval=0.1)
+    assert NEW_WORD not in holder().rules.index
     assert holder().classify(NEW_WORD + "乱停").category == "停车"
     _add_keyword(rules, "绿化", NEW_WORD)
     _touch_later(rules)
