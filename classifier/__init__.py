@@ -105,7 +105,7 @@ class Classifier:
                 masked = any(s <= pos and pos + len(word) <= e for s, e in masks)
                 found.append((word, masked or _cancelled(pos, r.negator_window, clause_starts, cancellers)))
         urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], c) for w, c in found if w in r.urgency_index]
-        category = self._pick(scores, found, urgent, negated, intensified)
+        category = self._pick(scores, found)
         cat = r.categories[category]
         urgent += [Hit(w, cat.escalate[w], 1.0, c) for w, c in found if w in cat.escalate]
         hits += urgent
@@ -190,8 +190,7 @@ class Classifier:
             self._inner_memo[token] = found
         return found
 
-    def _pick(self, scores: dict[str, float], found: list[tuple[str, bool]], urgent: list[Hit],
-              negated: bool, intensified: bool) -> str:
+    def _pick(self, scores: dict[str, float], found: list[tuple[str, bool]]) -> str:
         """The most serious problem named: a category that owns a live 紧急 phrase (as a keyword
         or its own escalate phrase) wins; otherwise, and among those, the highest score (a tie
         goes to the more serious default urgency, then rule order)."""
@@ -213,7 +212,7 @@ class Classifier:
     @staticmethod
     def _cap(urgency: str, reason: str, capped: list[Hit]) -> tuple[str, str]:
         """A cap phrase holds the level down (the least serious cap that fired wins)."""
-        cap = _cap_level(capped)
+        cap = max(capped, key=lambda h: _RANK[h.target])
         if _RANK[urgency] < _RANK[cap.target]:
             return cap.target, f"{reason}; {cap.word!r} holds it at {cap.target}"
         return urgency, reason
@@ -238,10 +237,6 @@ class Classifier:
             if _RANK[raised] < _RANK[level]:
                 level, reason = raised, f"{reason}; intensifier raises it to {raised}"
         return level, reason
-
-
-def _cap_level(hits: list[Hit]) -> Hit:
-    return max(hits, key=lambda h: _RANK[h.target])
 
 
 def _tags(scores: dict[str, float], category: str) -> tuple[str, ...]:
