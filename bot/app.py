@@ -48,8 +48,8 @@ class Services:
         try:
             if not self.redis.set(kick_flag(self.config), "1", nx=True, ex=KICK_TTL_SECONDS):
                 return
-            source = str(self.config.source.resolve()) if self.config.source else ""
-            self.queue.enqueue(deliver_due, source, job_timeout=120, result_ttl=60, failure_ttl=86400)
+            self.queue.enqueue(deliver_due, self.config.source_ref, job_timeout=120, result_ttl=60,
+                               failure_ttl=86400)
         except redis.RedisError as e:
             log.warning("delivery not queued (the periodic sweep will catch up): %s", e)
 

@@ -148,8 +148,8 @@ def scheduler(config_path: str, interval: int) -> None:
     config = _load(config_path)
     conn = redis.Redis.from_url(embedded.redis_url(config))
     cron = CronScheduler(connection=conn, logging_level="WARNING")
-    source = str(config.source.resolve()) if config.source else ""
-    cron.register(deliver_due, queue_name=config.redis_queue, args=(source,), interval=interval, job_timeout=120)
+    cron.register(deliver_due, queue_name=config.redis_queue, args=(config.source_ref,), interval=interval,
+                  job_timeout=120)
     cron.start()
 
 

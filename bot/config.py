@@ -105,6 +105,11 @@ class Config:
         return next((g for g in self.groups if "*" in g.buildings), None)
 
     @property
+    def source_ref(self) -> str:
+        """The config file's absolute path for other processes and queued jobs ('' = none)."""
+        return str(self.source.resolve()) if self.source else ""
+
+    @property
     def tz(self) -> ZoneInfo:
         """The property's local time zone."""
         return ZoneInfo(self.timezone)

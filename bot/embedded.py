@@ -60,6 +60,6 @@ def child_env(config: Config, url: str) -> dict[str, str]:
     """Environment for worker/scheduler processes: same config, this Redis."""
     env = dict(os.environ)
     env["WUYE_REDIS_URL"] = url
-    if config.source is not None:
-        env["WUYE_CONFIG"] = str(config.source.resolve())
+    if config.source_ref:
+        env["WUYE_CONFIG"] = config.source_ref
     return env

@@ -21,7 +21,7 @@ class Hit(NamedTuple):
     word: str
     target: str  # a category name, an urgency level, "intensifier" or "negation"
     weight: float = 0.0
-    cancelled: bool = False  # a negator ("没有") stood just before it
+    cancelled: bool = False  # denied (没有), hypothetical or past (万一, 上次), or inside a false friend
 
 
 class Classification(NamedTuple):
@@ -144,7 +144,7 @@ class Classifier:
                     hits.append(Hit(tok, cat, weight, denied))
             elif len(tok) > 2:
                 inner = memo.get(tok)
-                for word in self._inner(tok) if inner is None else inner:
+                for word in self._inner(tok) if inner is None else inner:  # memo first: the hot path
                     for cat, weight in index[word]:
                         scores[cat] = scores.get(cat, 0.0) + weight
                         hits.append(Hit(word, cat, weight))
@@ -173,21 +173,20 @@ class Classifier:
         return hits
 
     def _inner(self, token: str) -> tuple[str, ...]:
-        """Keywords (two characters or more) inside a token, longest first, not overlapping."""
-        found = self._inner_memo.get(token)
-        if found is None:
-            index = self.rules.index
-            n = len(token)
-            cands = sorted({token[i:j] for i in range(n) for j in range(i + 2, n + 1)
-                            if (i, j) != (0, n) and token[i:j] in index}, key=len, reverse=True)
-            kept: list[str] = []
-            for c in cands:
-                if not any(c in k for k in kept):
-                    kept.append(c)
-            found = tuple(kept)
-            if len(self._inner_memo) > 50_000:  # bounded: a flood of odd tokens can't grow it
-                self._inner_memo.clear()
-            self._inner_memo[token] = found
+        """Keywords (two characters or more) inside a token, longest first, not overlapping;
+        remembered per token (the caller looks in the memo first)."""
+        index = self.rules.index
+        n = len(token)
+        cands = sorted({token[i:j] for i in range(n) for j in range(i + 2, n + 1)
+                        if (i, j) != (0, n) and token[i:j] in index}, key=len, reverse=True)
+        kept: list[str] = []
+        for c in cands:
+            if not any(c in k for k in kept):
+                kept.append(c)
+        found = tuple(kept)
+        if len(self._inner_memo) > 50_000:  # bounded: a flood of odd tokens can't grow it
+            self._inner_memo.clear()
+        self._inner_memo[token] = found
         return found
 
     def _pick(self, scores: dict[str, float], found: list[tuple[str, bool]]) -> str:
