@@ -214,7 +214,7 @@ def classify(config_path: str, as_json: bool, explain: bool, text: str | None) -
     for line in lines:
         if not line.strip():
             continue
-        result = clf.classify(line).as_dict(explain=explain)
+        result = clf.explain(line) if explain else clf.classify(line).as_dict()
         if as_json or text is None:
             click.echo(json.dumps(result, ensure_ascii=False))
         else:
@@ -223,12 +223,17 @@ def classify(config_path: str, as_json: bool, explain: bool, text: str | None) -
 
 
 def _explain_text(r: dict) -> str:
-    lines = [f"category: {r['category']} (score {r['score']:g}, department {r['department']})",
+    lines = [f"category: {r['category']} (score {r['score']:.2f}, department {r['department']})",
              f"urgency:  {r['urgency']} — {r['urgency_reason']}",
              f"tokens:   {' / '.join(r['tokens'])}", "rules fired:"]
     lines += [f"  {h['word']} → {h['target']}" + (f" (+{h['weight']:g})" if h["weight"] else "")
               + (" [cancelled by a negator]" if h["cancelled"] else "") for h in r["rules"]] or ["  (none)"]
-    lines.append("top categories: " + (", ".join(f"{c} {s:g}" for c, s in list(r["scores"].items())[:5]) or "none"))
+    lines.append("keyword points: " + (", ".join(f"{c} {s:g}" for c, s in list(r["scores"].items())[:5]) or "none"))
+    if r.get("model_scores"):
+        lines.append("model (weight × margin): " + ", ".join(f"{c} {s:+.2f}" for c, s in list(r["model_scores"].items())[:5]))
+        lines.append("model urgency margins: " + ", ".join(f"{lv} {m:+.2f}" for lv, m in r["model_urgency"].items()))
+        for label, pieces in r.get("model_pieces", {}).items():
+            lines.append(f"  pieces for {label}: " + ", ".join(f"{g!r} {w:+.2f}" for g, w in pieces))
     return "\n".join(lines)
 
 
@@ -248,16 +253,19 @@ def _rules_file(config_path: str, file: str | None) -> Path | None:
 @click.argument("file", required=False)
 def rules_check(config_path: str, file: str | None) -> None:
     """Validate FILE (default: the configured rules); a problem is named by its key."""
+    from classifier import model_for
     from classifier.rules import DEFAULT_RULES_PATH, load_rules
 
     path = _rules_file(config_path, file)
     try:
         r = load_rules(path)
+        model = model_for(r)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     words = sum(len(c.keywords) for c in r.categories.values())
     click.echo(f"{path or DEFAULT_RULES_PATH}: ok — {len(r.categories)} categories, {words} keywords, "
-               f"{sum(len(k) for k in r.urgency_keywords.values())} urgency phrases")
+               f"{sum(len(k) for k in r.urgency_keywords.values())} urgency phrases; "
+               + (f"model {model.source} ({len(model.pieces)} pieces)" if model else "no model (keyword rules only)"))
 
 
 @rules.command("eval")
@@ -304,6 +312,35 @@ def rules_suggest(config_path: str, rules_path: str | None, min_count: int, min_
     for s in suggest(clf, examples, min_count, min_precision):
         click.echo(f'[categories."{s["category"]}".keywords] "{s["word"]}" = {s["weight"]}'
                    f'    # {s["misclassified"]} mistakes, {s["occurrences"]} uses, precision {s["precision"]}')
+
+
+@rules.command("fit")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Model file to write (point [model] file at it; a running server reloads it).")
+@click.option("--min-count", default=2, show_default=True, help="Messages a piece must appear in to get a weight.")
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def rules_fit(out: str, min_count: int, data: tuple[str, ...]) -> None:
+    """Fit the model from labelled DATA files (JSON lines: text, category, urgency)."""
+    from classifier.evaluate import read_examples
+    from classifier.extract import normalize
+    from classifier.model import fit_model, save_model
+    from classifier.rules import LEVELS
+
+    try:
+        examples = [e for path in data for e in read_examples(Path(path))]
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    bad = sorted({e.urgency for e in examples} - set(LEVELS))
+    if bad:
+        raise click.ClickException(f"unknown urgency {', '.join(bad)} (use {', '.join(LEVELS)})")
+    for field, values in (("category", {e.category for e in examples}), ("urgency", {e.urgency for e in examples})):
+        if len(values) < 2:
+            raise click.ClickException(f"the data name only one {field}; a model needs at least two")
+    model = fit_model([normalize(e.text) for e in examples], [e.category for e in examples],
+                      [e.urgency for e in examples], min_count=min_count)
+    save_model(model, Path(out))
+    click.echo(f"wrote {out}: {len(model.pieces)} pieces, {len(model.categories)} categories, "
+               f"from {len(examples)} messages; check it with `wuye rules eval` on data it was not fitted on")
 
 
 @cli.command()

@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 class ClassifierHolder:
-    """Holds the current Classifier; a watcher thread reloads it when the file's mtime changes."""
+    """Holds the current Classifier; a watcher thread reloads it when the rule file or the
+    model file it names changes."""
 
     def __init__(self, path: Path | None, cache_dir: Path | None, interval: float = 2.0) -> None:
         self.path = path or DEFAULT_RULES_PATH
@@ -30,7 +31,7 @@ class ClassifierHolder:
         return self._classifier
 
     def reload_if_changed(self) -> bool:
-        """Reload when the file changed; a bad edit is logged with its key and the old rules stay."""
+        """Reload when a file changed; a bad edit is logged with its key and the old rules stay."""
         stamp = self._mtime()
         if stamp == self._stamp:
             return False
@@ -42,6 +43,7 @@ class ClassifierHolder:
             log.error("rules not reloaded, the previous rules stay in force: %s", e)
             return False
         self.last_error = ""
+        self._stamp = self._mtime()  # the new rules may name another model file
         log.info("rules reloaded from %s", self.path)
         return True
 
@@ -62,9 +64,16 @@ class ClassifierHolder:
             except Exception:  # noqa: BLE001 - the watcher must outlive any one bad reload
                 log.exception("rules watcher error")
 
-    def _mtime(self) -> tuple[float, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime, st.st_size)
+    def _mtime(self) -> tuple[tuple[float, int] | None, ...]:
+        """The rule file's and the model file's (mtime, size): an edit to either reloads."""
+        model = self._classifier.model
+        paths = [self.path] + ([Path(model.source)] if model is not None and model.source else [])
+        return tuple(_stat(p) for p in paths)
+
+
+def _stat(path: Path) -> tuple[float, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime, st.st_size)

@@ -5,7 +5,9 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from bot.errors import RulesError
 from classifier.extract import normalize
+from classifier.model import Model, load_model
 from classifier.rules import LEVELS, Rules, load_rules
 from classifier.tokenizer import keyword_tokenizer
 
@@ -37,6 +39,8 @@ class Classification(NamedTuple):
     scores: dict[str, float] = {}
     urgency_reason: str = ""
     tokens: tuple[str, ...] = ()
+    model_scores: dict[str, float] = {}  # category -> weighted model margin (empty: no model)
+    model_urgency: dict[str, float] = {}  # level -> model margin
 
     def as_dict(self, explain: bool = False) -> dict[str, object]:
         """A JSON-ready mapping; explain adds tokens, rules fired and scores."""
@@ -53,6 +57,8 @@ class Classification(NamedTuple):
             d["rules"] = [h._asdict() for h in self.hits]
             d["scores"] = dict(sorted(self.scores.items(), key=lambda kv: -kv[1]))
             d["urgency_reason"] = self.urgency_reason
+            d["model_scores"] = {c: round(v, 3) for c, v in sorted(self.model_scores.items(), key=lambda kv: -kv[1])}
+            d["model_urgency"] = {lv: round(v, 3) for lv, v in self.model_urgency.items()}
         return d
 
 
@@ -61,6 +67,7 @@ class Classifier:
 
     def __init__(self, rules: Rules, cache_dir: Path | None = None, hmm: bool = False) -> None:
         self.rules = rules
+        self.model = model_for(rules)
         self.tokenizer = keyword_tokenizer(rules.all_words(), cache_dir)
         self._inner_memo: dict[str, tuple[str, ...]] = {}
         # jieba's HMM only guesses words missing from the dictionary; every rule keyword is
@@ -86,6 +93,7 @@ class Classifier:
         hits = self._category_hits(tokens, scores)
         if not scores:
             hits += self._substring_hits(norm, scores)
+        model_scores, model_urgency = self._model_margins(norm)
         phrases = r.phrases.find(norm)
         negated = intensified = False
         found: list[tuple[str, bool]] = []  # (phrase, cancelled) for urgency phrases
@@ -105,11 +113,12 @@ class Classifier:
                 masked = any(s <= pos and pos + len(word) <= e for s, e in masks)
                 found.append((word, masked or _cancelled(pos, r.negator_window, clause_starts, cancellers)))
         urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], c) for w, c in found if w in r.urgency_index]
-        category = self._pick(scores, found)
+        totals = self._totals(scores, model_scores)
+        category = self._pick(totals, found)
         cat = r.categories[category]
         urgent += [Hit(w, cat.escalate[w], 1.0, c) for w, c in found if w in cat.escalate]
         hits += urgent
-        urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified)
+        urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified, model_urgency)
         capped = [Hit(w, cat.cap[w], 0.0) for w, c in found if w in cat.cap and not c]
         if capped and not any(h.target == "紧急" and not h.cancelled for h in urgent if h.word in r.urgency_index):
             hits += capped
@@ -117,7 +126,7 @@ class Classifier:
         return Classification(
             category=category,
             urgency=urgency,
-            score=scores.get(category, 0.0),
+            score=totals.get(category, 0.0),
             department=cat.department,
             matched=tuple(dict.fromkeys(h.word for h in hits if h.target == category and not h.cancelled)),
             tags=_tags(scores, category),
@@ -125,7 +134,40 @@ class Classifier:
             scores=scores,
             urgency_reason=reason,
             tokens=tuple(tokens),
+            model_scores=model_scores,
+            model_urgency=model_urgency,
         )
+
+    def explain(self, text: str) -> dict[str, object]:
+        """classify(text) as a JSON-ready mapping with tokens, rules, scores and the model's
+        strongest character pieces for the chosen category and urgency."""
+        result = self.classify(text)
+        d = result.as_dict(explain=True)
+        if self.model is not None:
+            norm = normalize(text)
+            d["model_pieces"] = {label: self.model.strongest(norm, label)
+                                 for label in (result.category, result.urgency)
+                                 if label in self.model.categories or label in self.model.levels}
+        return d
+
+    def _model_margins(self, norm: str) -> tuple[dict[str, float], dict[str, float]]:
+        """Weighted category margins and raw urgency margins; empty without a model."""
+        if self.model is None:
+            return {}, {}
+        cats, levels = self.model.margins(norm)
+        w = self.rules.model.weight  # type: ignore[union-attr]
+        return {c: w * m for c, m in cats.items()}, levels
+
+    def _totals(self, scores: dict[str, float], model_scores: dict[str, float]) -> dict[str, float]:
+        """Keyword points plus the weighted model margin; a category the model does not know
+        counts as one the model rejects (margin -1)."""
+        if not model_scores or not scores:
+            return model_scores or scores
+        totals = model_scores.copy()
+        floor = -self.rules.model.weight  # type: ignore[union-attr]
+        for c, v in scores.items():
+            totals[c] = totals.get(c, floor) + v
+        return totals
 
     def _category_hits(self, tokens: list[str], scores: dict[str, float]) -> list[Hit]:
         """Keywords on jieba's tokens, on two adjacent tokens where jieba split a keyword, and
@@ -190,11 +232,15 @@ class Classifier:
         return found
 
     def _pick(self, scores: dict[str, float], found: list[tuple[str, bool]]) -> str:
-        """The most serious problem named: a category that owns a live 紧急 phrase (as a keyword
-        or its own escalate phrase) wins; otherwise, and among those, the highest score (a tie
-        goes to the more serious default urgency, then rule order)."""
+        """The highest score (a tie goes to the more serious default urgency, then rule order).
+        Keyword rules alone: the most serious problem named first, i.e. a category that owns a
+        live 紧急 phrase (as a keyword or its own escalate phrase) wins. With the model on, that
+        override is off: the model learned which problem residents' messages are about, and
+        forcing the danger-owning category cost 4.5 points of accuracy in cross-validation."""
         if not scores:
             return self.rules.fallback
+        if self.model is not None:  # float margins: an exact tie is not worth a sort per message
+            return max(scores, key=scores.__getitem__)
         cats, order = self.rules.categories, self.rules.order
         ranked = sorted(scores, key=lambda c: (-scores[c], _RANK[cats[c].urgency], order[c]))
         danger = [w for w, cancelled in found if not cancelled]
@@ -208,6 +254,14 @@ class Classifier:
         level = self.rules.urgency_index.get(word)
         return level is not None and level[0] == "紧急"
 
+    def _model_level(self, model: dict[str, float]) -> tuple[str, str]:
+        """紧急 above the configured margin; otherwise the likelier of 重要 and 一般."""
+        threshold = self.rules.model.urgent_margin  # type: ignore[union-attr]
+        if model["紧急"] > threshold:
+            return "紧急", f"the fitted model: 紧急 margin {model['紧急']:.2f} > {threshold:g}"
+        level = "重要" if model["重要"] >= model["一般"] else "一般"
+        return level, f"the fitted model: {level} (重要 {model['重要']:.2f}, 一般 {model['一般']:.2f})"
+
     @staticmethod
     def _cap(urgency: str, reason: str, capped: list[Hit]) -> tuple[str, str]:
         """A cap phrase holds the level down (the least serious cap that fired wins)."""
@@ -216,8 +270,10 @@ class Classifier:
             return cap.target, f"{reason}; {cap.word!r} holds it at {cap.target}"
         return urgency, reason
 
-    def _urgency(self, default: str, urgent: list[Hit], negated: bool, intensified: bool) -> tuple[str, str]:
-        """The level and why: danger first, then the resident's "it can wait", then keywords, tone."""
+    def _urgency(self, default: str, urgent: list[Hit], negated: bool, intensified: bool,
+                 model: dict[str, float]) -> tuple[str, str]:
+        """The level and why: danger first, then the resident's "it can wait", then the model's
+        紧急, then keywords (over the model's 重要/一般 or the category default), then tone."""
         live = [h for h in urgent if not h.cancelled]
         top = min(live, key=lambda h: _RANK[h.target], default=None)
         if top is not None and top.target == "紧急":
@@ -225,7 +281,12 @@ class Classifier:
         if negated:
             level = self.rules.negated_urgency
             return level, f"the resident says it can wait; at most {level}"
-        level, reason = default, f"category default {default}"
+        if model:
+            level, reason = self._model_level(model)
+            if level == "紧急":
+                return level, reason
+        else:
+            level, reason = default, f"category default {default}"
         if top is not None and top.target != "一般":
             if _RANK[top.target] < _RANK[level]:
                 level, reason = top.target, f"keyword {top.word!r} is {top.target}"
@@ -236,6 +297,21 @@ class Classifier:
             if _RANK[raised] < _RANK[level]:
                 level, reason = raised, f"{reason}; intensifier raises it to {raised}"
         return level, reason
+
+
+def model_for(rules: Rules) -> Model | None:
+    """The fitted model named by the rules, checked against their categories and levels."""
+    if rules.model is None:
+        return None
+    model = load_model(rules.model.path)
+    unknown = [c for c in model.categories if c not in rules.categories]
+    if unknown:
+        raise RulesError(f"model.file: the model knows categories {', '.join(unknown)} that are not under "
+                         "categories; re-fit it (wuye rules fit) or set model.enabled = false")
+    if sorted(model.levels) != sorted(LEVELS):
+        raise RulesError(f"model.file: the model's urgency levels {', '.join(model.levels)} are not "
+                         f"{', '.join(LEVELS)}; re-fit it")
+    return model
 
 
 def _tags(scores: dict[str, float], category: str) -> tuple[str, ...]:

@@ -28,6 +28,15 @@ class Category:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    """How the fitted n-gram model (classifier/model.py) joins the keyword rules."""
+
+    path: Path | None  # None: the packaged model fitted on tests/data
+    weight: float  # a model margin of 1 counts as much as this many keyword points
+    urgent_margin: float  # the model alone makes a message 紧急 above this 紧急 margin
+
+
+@dataclass(frozen=True)
 class Rules:
     """A validated rule set; immutable, so a reload swaps it whole."""
 
@@ -43,6 +52,7 @@ class Rules:
     negator_window: int
     fallback: str
     source: str = ""
+    model: ModelSettings | None = None  # no [model] table: keyword rules only
     # token -> [(category, weight)], built once so classify is a dict look-up per token
     index: dict[str, list[tuple[str, float]]] = field(default_factory=dict, compare=False)
     urgency_index: dict[str, tuple[str, float]] = field(default_factory=dict, compare=False)
@@ -76,7 +86,7 @@ def load_rules(path: Path | None = None) -> Rules:
 
 def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
     """Validate a parsed rules mapping; every refusal names the key."""
-    _only_keys(raw, "", {"fallback", "categories", "urgency"})
+    _only_keys(raw, "", {"fallback", "categories", "urgency", "model"})
     fallback = _str(raw, "fallback", FALLBACK)
     cats_raw = raw.get("categories")
     if not isinstance(cats_raw, dict) or not cats_raw:
@@ -111,10 +121,45 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
         negator_window=_int(urg, "urgency.negator_window", 3),
         fallback=fallback,
         source=source,
+        model=_model(raw.get("model"), source),
     )
     _check_conflicts(rules)
     _build_index(rules)
     return rules
+
+
+def _model(raw: Any, source: str) -> ModelSettings | None:
+    """[model]: enabled (default true), file ("" = the packaged model; else relative to the
+    rules file), weight > 0, urgent_margin."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise RulesError("model: must be a table")
+    _only_keys(raw, "model.", {"enabled", "file", "weight", "urgent_margin"})
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RulesError("model.enabled: must be true or false")
+    file = raw.get("file", "")
+    if not isinstance(file, str):
+        raise RulesError("model.file: must be a string (\"\" = the packaged model)")
+    weight = _number(raw, "model.weight", 5.0)
+    if weight <= 0:
+        raise RulesError("model.weight: must be > 0")
+    if not enabled:
+        return None
+    path = None
+    if file.strip():
+        path = Path(file.strip())
+        if not path.is_absolute() and source:
+            path = Path(source).parent / path
+    return ModelSettings(path, weight, _number(raw, "model.urgent_margin", -0.3))
+
+
+def _number(table: dict[str, Any], key: str, default: float) -> float:
+    v = table.get(key.rsplit(".", 1)[-1], default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise RulesError(f"{key}: must be a number")
+    return float(v)
 
 
 def _category(name: str, body: Any) -> Category:

@@ -72,7 +72,8 @@ def test_several_problems_pick_the_most_serious_and_keep_the_others_as_tags(clf)
 
 def test_unknown_goes_to_other_and_customer_service(clf):
     r = clf.classify("今天天气不错")
-    assert (r.category, r.department, r.urgency, r.score, r.matched) == ("其他", "客服中心", "一般", 0.0, ())
+    assert (r.category, r.department, r.urgency, r.matched, r.scores) == ("其他", "客服中心", "一般", (), {})
+    assert r.score == r.model_scores["其他"]  # no keyword points: the model's margin alone
 
 
 def test_result_explains_itself(clf):
@@ -81,7 +82,8 @@ def test_result_explains_itself(clf):
     d = r.as_dict(explain=True)
     assert {"tokens", "rules", "scores", "urgency_reason"} <= set(d)
     assert any(rule["word"] in r.matched and rule["target"] == "漏水" and rule["weight"] > 0 for rule in d["rules"])
-    assert d["scores"]["漏水"] == r.score > 0
+    assert d["scores"]["漏水"] > 0 and d["model_scores"]["漏水"] > 0
+    assert r.score == pytest.approx(d["scores"]["漏水"] + d["model_scores"]["漏水"], abs=1e-3)
     assert "往下滴" in d["urgency_reason"]
 
 

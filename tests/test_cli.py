@@ -151,7 +151,8 @@ def test_classify_explain_shows_tokens_rules_scores_and_why(tmp_path):
     assert done.returncode == 0
     out = done.stdout
     assert "tokens:" in out and "楼道灯" in out and "→ 维修" in out
-    assert "top categories:" in out and "urgency:  一般" in out and "can wait" in out
+    assert "keyword points:" in out and "urgency:  一般" in out and "can wait" in out
+    assert "model (weight × margin): 维修" in out and "pieces for 维修:" in out
 
 
 def test_rules_check_names_the_key(tmp_path):

@@ -1,0 +1,224 @@
+"""The fitted model: file round trip, refusals naming the key, how it joins the keyword rules,
+`wuye rules fit`, and reload of an edited model file."""
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bot.errors import RulesError
+from bot.reloader import ClassifierHolder
+from classifier import Classifier
+from classifier.evaluate import read_examples
+from classifier.extract import normalize
+from classifier.model import Model, fit_model, load_model, save_model
+from classifier.rules import DEFAULT_RULES_PATH, parse_rules
+from test_cli import wuye
+
+DATA = Path(__file__).parent / "data"
+SMALL = DATA / "messages_tune.jsonl"
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory) -> Path:
+    """A model fitted on one tuning file, saved to disk."""
+    examples = read_examples(SMALL)
+    model = fit_model([normalize(e.text) for e in examples], [e.category for e in examples],
+                      [e.urgency for e in examples])
+    path = tmp_path_factory.mktemp("model") / "small.zip"
+    save_model(model, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def _raw(**model: object) -> dict:
+    raw = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+    if model:
+        raw["model"] = model
+    else:
+        raw.pop("model")
+    return raw
+
+
+def _refusal(raw: dict, source: str = "") -> str:
+    with pytest.raises(RulesError) as e:
+        Classifier(parse_rules(raw, source))
+    return str(e.value)
+
+
+def test_saved_model_loads_with_the_same_margins(small_model):
+    model = load_model(small_model)
+    examples = read_examples(SMALL)[:50]
+    refit = fit_model([normalize(e.text) for e in read_examples(SMALL)], [e.category for e in read_examples(SMALL)],
+                      [e.urgency for e in read_examples(SMALL)])
+    for e in examples:
+        for mine, theirs in zip(model.margins(normalize(e.text)), refit.margins(normalize(e.text))):
+            assert mine == pytest.approx(theirs, abs=1e-3)
+    assert set(model.levels) == {"紧急", "重要", "一般"} and "其他" in model.categories
+
+
+def test_margins_are_the_sum_of_the_pieces_weights(small_model):
+    model = load_model(small_model)
+    text = "电梯坏了"
+    cats, levels = model.margins(text)
+    pieces = [model.weights_of(g) for g in {"电", "梯", "坏", "了", "电梯", "梯坏", "坏了"}]
+    by_hand = [sum(w[i] for w in pieces if w is not None) + b for i, b in enumerate(model.bias)]
+    assert [*cats.values(), *levels.values()] == pytest.approx(by_hand, abs=1e-6)
+
+
+def test_odd_texts_score_without_error(small_model):
+    model = load_model(small_model)
+    for text in ("", "a", "\ud800坏了", "🌧️🌧️漏水", "楼" * 20_000):
+        cats, levels = model.margins(text)
+        assert len(cats) == 17 and len(levels) == 3
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: p.unlink(), "model file not found"),
+    (lambda p: p.write_bytes(b"not a zip"), "not a model file"),
+    (lambda p: _rewrite(p, "model.json", lambda h: {**h, "format": 99}), "format 99"),
+    (lambda p: _rewrite(p, "model.json", lambda h: {**h, "bias": h["bias"][:-1]}), "do not match"),
+    (lambda p: _rewrite(p, "pieces.json", lambda ps: ps[:-1]), "do not match"),
+])
+def test_a_damaged_model_file_is_refused_with_its_path(small_model, tmp_path, damage, message):
+    path = tmp_path / "m.zip"
+    path.write_bytes(small_model.read_bytes())
+    damage(path)
+    with pytest.raises(RulesError) as e:
+        load_model(path)
+    assert str(path) in str(e.value) and message in str(e.value)
+
+
+def _rewrite(path: Path, member: str, change) -> None:
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    files[member] = json.dumps(change(json.loads(files[member])), ensure_ascii=False).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, b in files.items():
+            z.writestr(n, b)
+
+
+@pytest.mark.parametrize("model, message", [
+    ({"weight": 0}, "model.weight: must be > 0"),
+    ({"weight": "5"}, "model.weight: must be a number"),
+    ({"urgent_margin": True}, "model.urgent_margin: must be a number"),
+    ({"enabled": "yes"}, "model.enabled: must be true or false"),
+    ({"file": 3}, "model.file: must be a string"),
+    ({"fiel": "x.zip"}, "model.fiel: unknown key"),
+])
+def test_bad_model_settings_are_refused_naming_the_key(model, message):
+    assert message in _refusal(_raw(**model))
+
+
+def test_a_model_that_knows_a_category_the_rules_do_not_is_refused(small_model):
+    raw = _raw(file=str(small_model))
+    del raw["categories"]["宠物"]
+    assert "model.file" in _refusal(raw) and "宠物" in _refusal(raw)
+
+
+def test_model_file_is_relative_to_the_rules_file(small_model, tmp_path, cache):
+    (tmp_path / "mine.zip").write_bytes(small_model.read_bytes())
+    clf = Classifier(parse_rules(_raw(file="mine.zip"), str(tmp_path / "rules.toml")), cache)
+    assert clf.model is not None and clf.model.source == str(tmp_path / "mine.zip")
+    assert "mine.zip" in _refusal(_raw(file="mine.zip"), str(tmp_path / "elsewhere" / "rules.toml"))
+
+
+def test_without_a_model_table_the_keyword_rules_decide_alone(cache):
+    clf = Classifier(parse_rules(_raw()), cache)
+    r = clf.classify("卫生间漏水，一直往下滴")
+    assert clf.model is None and r.model_scores == {} and r.score == r.scores["漏水"]
+    assert Classifier(parse_rules(_raw(enabled=False)), cache).model is None
+
+
+def test_a_heavy_admin_keyword_outweighs_the_model(cache):
+    raw = _raw(file="", weight=5.0)
+    assert Classifier(parse_rules(raw), cache).classify("平衡车乱停").category == "停车"
+    raw["categories"]["绿化"]["keywords"]["平衡车"] = 20
+    assert Classifier(parse_rules(raw), cache).classify("平衡车乱停").category == "绿化"
+
+
+def test_the_model_weight_sets_its_share_of_the_category_score(cache):
+    light = Classifier(parse_rules(_raw(weight=0.01)), cache).classify("卫生间漏水，一直往下滴")
+    heavy = Classifier(parse_rules(_raw(weight=50.0)), cache).classify("卫生间漏水，一直往下滴")
+    assert abs(light.score - light.scores["漏水"]) < 0.1 < abs(heavy.score - heavy.scores["漏水"])
+
+
+def test_urgent_margin_lets_the_model_raise_to_urgent_but_never_past_can_wait(cache):
+    eager = Classifier(parse_rules(_raw(urgent_margin=-100.0)), cache)
+    r = eager.classify("小区门口的垃圾桶满了")
+    assert r.urgency == "紧急" and "fitted model" in r.urgency_reason
+    assert eager.classify("不急，有空来看看楼道灯").urgency != "紧急"
+    never = Classifier(parse_rules(_raw(urgent_margin=100.0)), cache)
+    assert never.classify("小区门口的垃圾桶满了").urgency != "紧急"
+    assert never.classify("电梯里有人被困！").urgency == "紧急"  # a danger phrase needs no model
+
+
+def test_explain_names_the_pieces_behind_the_model(cache):
+    text = "卫生间漏水，一直往下滴"
+    d = Classifier(parse_rules(_raw(file="")), cache).explain(text)
+    pieces = d["model_pieces"]["漏水"]
+    assert len(pieces) == 5 and all(g in normalize(text) for g, _ in pieces) and pieces[0][1] > 0
+    assert [abs(w) for _, w in pieces] == sorted((abs(w) for _, w in pieces), reverse=True)
+    assert d["model_scores"]["漏水"] == max(d["model_scores"].values())
+
+
+def test_rules_fit_writes_a_model_the_rules_can_use(tmp_path):
+    out = tmp_path / "fitted.zip"
+    done = wuye("rules", "fit", "--out", str(out), str(SMALL), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "576 messages" in done.stdout and out.exists()
+    rules = tmp_path / "rules.toml"
+    rules.write_text(DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace('file = ""', 'file = "fitted.zip"', 1),
+                     encoding="utf-8")
+    check = wuye("rules", "check", str(rules), cwd=tmp_path)
+    assert check.returncode == 0 and "fitted.zip" in check.stdout
+    ev = wuye("rules", "eval", "--json", "--rules", str(rules), str(SMALL), cwd=tmp_path)
+    assert ev.returncode == 0 and json.loads(ev.stdout)["accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("lines, message", [
+    (['{"text": "电梯坏了", "category": "电梯", "urgency": "重要"}',
+      '{"text": "电梯又坏了", "category": "电梯", "urgency": "一般"}'], "only one category"),
+    (['{"text": "电梯坏了", "category": "电梯", "urgency": "超急"}',
+      '{"text": "漏水", "category": "漏水", "urgency": "一般"}'], "unknown urgency 超急"),
+    (['{"text": "电梯坏了", "category": "电梯", "urgency": "重要"}', "not json"], ":2:"),
+])
+def test_rules_fit_refuses_bad_data_and_writes_nothing(tmp_path, lines, message):
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = wuye("rules", "fit", "--out", str(tmp_path / "m.zip"), str(data), cwd=tmp_path)
+    assert done.returncode != 0 and message in done.stderr
+    assert not (tmp_path / "m.zip").exists()
+
+
+def test_holder_reloads_an_edited_model_file_and_keeps_the_old_on_a_broken_one(small_model, tmp_path):
+    model_path = tmp_path / "m.zip"
+    model_path.write_bytes(small_model.read_bytes())
+    rules = tmp_path / "rules.toml"
+    rules.write_text(DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace('file = ""', 'file = "m.zip"', 1),
+                     encoding="utf-8")
+    holder = ClassifierHolder(rules, tmp_path / "cache", interval=0.1)
+    first = holder()
+    silent = Model({}, (), tuple(0.0 for _ in first.model.bias), first.model.categories, first.model.levels)
+    save_model(silent, model_path)
+    _later(model_path)
+    assert holder.reload_if_changed()
+    assert holder() is not first and holder().model.margins("漏水")[0]["漏水"] == 0.0
+    good = holder()
+    model_path.write_bytes(b"broken")
+    _later(model_path)
+    assert not holder.reload_if_changed()
+    assert holder() is good and "not a model file" in holder.last_error
+
+
+def _later(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, (st.st_atime, st.st_mtime + 5))
