@@ -43,6 +43,18 @@ def rate(fn, texts: list[str], rounds: int) -> float:
     return best
 
 
+def keyword_rules_only(cache: Path):
+    """The shipped rules with the model turned off."""
+    import tomllib
+
+    from classifier import Classifier
+    from classifier.rules import DEFAULT_RULES_PATH, parse_rules
+
+    raw = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+    raw["model"]["enabled"] = False
+    return Classifier(parse_rules(raw), cache)
+
+
 def startup(cache_dir: str) -> float:
     code = ("import time,sys; t=time.perf_counter(); from pathlib import Path; from classifier import Classifier; "
             f"c=Classifier.from_file(cache_dir=Path({cache_dir!r})); c.classify('电梯里有人被困'); "
@@ -66,16 +78,18 @@ def main() -> None:
     texts = load_messages()
     cache = tempfile.mkdtemp(prefix="wuye-jieba-")
     clf = Classifier.from_file(cache_dir=Path(cache))
+    rules_only = keyword_rules_only(Path(cache))
     jieba.setLogLevel(60)
     jieba.initialize()
     for text in texts[:50]:  # warm both
-        jieba.lcut(text), clf.classify(text)
-    # Interleave the two so a noisy neighbour hurts both alike.
-    bare, bare_nohmm, ours = [], [], []
+        jieba.lcut(text), clf.classify(text), rules_only.classify(text)
+    # Interleave them so a noisy neighbour hurts all alike.
+    bare, bare_nohmm, ours, ours_rules = [], [], [], []
     for _ in range(args.rounds):
         bare.append(rate(jieba.lcut, texts, 1))
         bare_nohmm.append(rate(lambda t: jieba.lcut(t, HMM=False), texts, 1))
         ours.append(rate(clf.classify, texts, 1))
+        ours_rules.append(rate(rules_only.classify, texts, 1))
     startup(cache)  # make sure the cache is warm
     starts = [startup(cache) for _ in range(5)]
     result = {
@@ -84,6 +98,9 @@ def main() -> None:
         "bare_jieba_lcut_per_s": round(max(bare)),
         "classify_per_s": round(max(ours)),
         "ratio": round(max(ours) / max(bare), 3),
+        # [model] enabled = false: keyword rules alone
+        "classify_rules_only_per_s": round(max(ours_rules)),
+        "ratio_rules_only": round(max(ours_rules) / max(bare), 3),
         # like for like: the classifier cuts with HMM off, so this is its own overhead
         "bare_jieba_lcut_hmm_off_per_s": round(max(bare_nohmm)),
         "ratio_vs_hmm_off": round(max(ours) / max(bare_nohmm), 3),

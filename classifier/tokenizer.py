@@ -2,15 +2,26 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import os
 import pickle
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-import jieba
+if "jieba" not in sys.modules and "pkg_resources" not in sys.modules:
+    # jieba._compat imports the deprecated pkg_resources (~0.15 s, a sixth of a warm start)
+    # only to open its own data files; when that import fails it opens them by path, which
+    # is all it needs. Blocked for jieba's import only: anyone importing it later gets it.
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+    try:
+        import jieba
+    finally:
+        del sys.modules["pkg_resources"]
+import jieba  # noqa: E402
 
 jieba.setLogLevel(logging.WARNING)
 log = logging.getLogger(__name__)
@@ -41,17 +52,41 @@ def base_tokenizer(cache_dir: Path | None = None) -> jieba.Tokenizer:
 
 
 def keyword_tokenizer(words: Iterable[str], cache_dir: Path | None = None) -> jieba.Tokenizer:
-    """A fresh tokenizer: the base dictionary plus every keyword, so keywords cut whole."""
-    base = base_tokenizer(cache_dir)
+    """A fresh tokenizer: the base dictionary plus every keyword, so keywords cut whole.
+
+    Cached in cache_dir per set of keywords: a warm start then loads one dictionary instead of
+    loading the base one and adding ~4,800 keywords to it (0.15 s of a 1 s start).
+    """
+    words = set(words)
+    cache = _keyword_cache_path(cache_dir, words) if cache_dir is not None else None
+    if cache is not None:
+        tk = jieba.Tokenizer()
+        if _load(tk, cache):
+            return tk
+    tk = _with_keywords(base_tokenizer(cache_dir), words)
+    if cache is not None:
+        for old in cache.parent.glob("jieba-kw-*.pickle"):  # an edited rule set leaves its old cache
+            if old != cache:
+                old.unlink(missing_ok=True)
+        _save(tk, cache)
+    return tk
+
+
+def _with_keywords(base: jieba.Tokenizer, words: set[str]) -> jieba.Tokenizer:
     tk = jieba.Tokenizer()
     # Copying the loaded dictionary (not re-reading it) keeps a rule reload cheap
     # and leaves the old tokenizer untouched for requests still using it.
     tk.FREQ = dict(base.FREQ)
     tk.total = base.total
     tk.initialized = True
-    for w in sorted(set(words), key=len):
+    for w in sorted(words, key=lambda w: (len(w), w)):
         tk.add_word(w, freq=max(tk.suggest_freq(w, False), 100))
     return tk
+
+
+def _keyword_cache_path(cache_dir: Path, words: set[str]) -> Path:
+    digest = hashlib.sha256("\n".join(sorted(words)).encode("utf-8")).hexdigest()[:20]
+    return cache_dir / f"jieba-kw-{_cache_path(cache_dir).stem}-{digest}.pickle"
 
 
 def _cache_path(cache_dir: Path) -> Path:

@@ -157,14 +157,27 @@ def test_dictionary_cache_is_built_once_and_reused(tmp_path):
         "from pathlib import Path; from classifier import Classifier; "
         f"Classifier.from_file(cache_dir=Path({str(tmp_path)!r}))")], cwd=root, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
-    assert len(list(tmp_path.glob("jieba-*.pickle"))) == 1
+    assert len(list(tmp_path.glob("jieba-0*.pickle"))) == 1  # the base dictionary
+    assert len(list(tmp_path.glob("jieba-kw-*.pickle"))) == 1  # the base plus the rules' keywords
     second = subprocess.run([sys.executable, "-c", (
         "import jieba; jieba.Tokenizer.gen_pfdict = lambda *a: (_ for _ in ()).throw(SystemExit('rebuilt')); "
+        "jieba.Tokenizer.add_word = lambda *a, **k: (_ for _ in ()).throw(SystemExit('keywords re-added')); "
         "from pathlib import Path; from classifier import Classifier; "
         f"c = Classifier.from_file(cache_dir=Path({str(tmp_path)!r})); print(c.classify('电梯里有人被困').urgency)")],
         cwd=root, capture_output=True, text=True)
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip() == "紧急"
+
+
+def test_a_new_keyword_set_replaces_its_cached_dictionary(tmp_path):
+    raw = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+    Classifier(parse_rules(raw), tmp_path)
+    before = set(tmp_path.glob("jieba-kw-*.pickle"))
+    raw["categories"]["绿化"]["keywords"]["平衡车"] = 2
+    clf = Classifier(parse_rules(raw), tmp_path)
+    after = set(tmp_path.glob("jieba-kw-*.pickle"))
+    assert len(before) == len(after) == 1 and before != after
+    assert "平衡车" in clf.tokens("平衡车乱停")
 
 
 def test_a_denied_problem_does_not_count(clf):
