@@ -266,6 +266,10 @@ def rules_check(config_path: str, file: str | None) -> None:
     click.echo(f"{path or DEFAULT_RULES_PATH}: ok — {len(r.categories)} categories, {words} keywords, "
                f"{sum(len(k) for k in r.urgency_keywords.values())} urgency phrases; "
                + (f"model {model.source} ({len(model.pieces)} pieces)" if model else "no model (keyword rules only)"))
+    ignored = [c for c in model.categories if c not in r.categories] if model else []
+    if ignored:
+        click.echo(f"note: the model also knows {', '.join(ignored)}, which the rules do not have; those "
+                   "margins are ignored (re-fit the model with `wuye rules fit` to use what it learned)")
 
 
 @rules.command("eval")

@@ -68,6 +68,9 @@ class Classifier:
     def __init__(self, rules: Rules, cache_dir: Path | None = None, hmm: bool = False) -> None:
         self.rules = rules
         self.model = model_for(rules)
+        # categories the model was fitted with but the rules no longer have (an admin removed
+        # or renamed one): their margins are dropped, so a message goes to the next best
+        self.model_ignores = tuple(c for c in self.model.categories if c not in rules.categories) if self.model else ()
         self.tokenizer = keyword_tokenizer(rules.all_words(), cache_dir)
         self._inner_memo: dict[str, tuple[str, ...]] = {}
         # jieba's HMM only guesses words missing from the dictionary; every rule keyword is
@@ -155,6 +158,8 @@ class Classifier:
         if self.model is None:
             return {}, {}
         cats, levels = self.model.margins(norm)
+        for c in self.model_ignores:
+            del cats[c]
         w = self.rules.model.weight  # type: ignore[union-attr]
         return {c: w * m for c, m in cats.items()}, levels
 
@@ -304,10 +309,6 @@ def model_for(rules: Rules) -> Model | None:
     if rules.model is None:
         return None
     model = load_model(rules.model.path)
-    unknown = [c for c in model.categories if c not in rules.categories]
-    if unknown:
-        raise RulesError(f"model.file: the model knows categories {', '.join(unknown)} that are not under "
-                         "categories; re-fit it (wuye rules fit) or set model.enabled = false")
     if sorted(model.levels) != sorted(LEVELS):
         raise RulesError(f"model.file: the model's urgency levels {', '.join(model.levels)} are not "
                          f"{', '.join(LEVELS)}; re-fit it")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 import zipfile
 from pathlib import Path
@@ -118,10 +119,20 @@ def test_bad_model_settings_are_refused_naming_the_key(model, message):
     assert message in _refusal(_raw(**model))
 
 
-def test_a_model_that_knows_a_category_the_rules_do_not_is_refused(small_model):
+def test_a_category_removed_from_the_rules_is_ignored_in_the_model(small_model, cache, tmp_path):
     raw = _raw(file=str(small_model))
+    assert Classifier(parse_rules(raw), cache).classify("楼下的狗天天叫，狗屎也不铲").category == "宠物"
     del raw["categories"]["宠物"]
-    assert "model.file" in _refusal(raw) and "宠物" in _refusal(raw)
+    clf = Classifier(parse_rules(raw), cache)
+    r = clf.classify("楼下的狗天天叫，狗屎也不铲")
+    assert clf.model_ignores == ("宠物",) and r.category in raw["categories"] and "宠物" not in r.model_scores
+    rules = tmp_path / "rules.toml"
+    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8")
+    start = text.index('[categories."宠物"]')
+    end = start + re.search(r'^\[categories\."(?!宠物")', text[start:], re.M).start()
+    rules.write_text(text[:start] + text[end:], encoding="utf-8")
+    done = wuye("rules", "check", str(rules), cwd=tmp_path)
+    assert done.returncode == 0 and "also knows 宠物" in done.stdout
 
 
 def test_model_file_is_relative_to_the_rules_file(small_model, tmp_path, cache):
