@@ -305,7 +305,7 @@ class Classifier:
 
 
 def model_for(rules: Rules) -> Model | None:
-    """The fitted model named by the rules, checked against their categories and levels."""
+    """The fitted model the rules name (None when they name none), its urgency levels checked."""
     if rules.model is None:
         return None
     model = load_model(rules.model.path)
