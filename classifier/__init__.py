@@ -282,6 +282,10 @@ class Classifier:
         live = [h for h in urgent if not h.cancelled]
         top = min(live, key=lambda h: _RANK[h.target], default=None)
         if top is not None and top.target == "紧急":
+            veto = self.rules.model.veto_margin if model else None  # type: ignore[union-attr]
+            if veto is not None and model["紧急"] < veto:
+                return "重要", (f"keyword {top.word!r} is 紧急, but the fitted model is sure it is not an emergency "
+                               f"now (紧急 margin {model['紧急']:.2f} < {veto:g}): 重要")
             return "紧急", f"keyword {top.word!r} is 紧急 (danger overrides any negation)"
         if negated:
             level = self.rules.negated_urgency

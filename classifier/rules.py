@@ -34,6 +34,7 @@ class ModelSettings:
     path: Path | None  # None: the packaged model fitted on tests/data
     weight: float  # a model margin of 1 counts as much as this many keyword points
     urgent_margin: float  # the model alone makes a message 紧急 above this 紧急 margin
+    veto_margin: float  # below this 紧急 margin a danger phrase makes it 重要, not 紧急
 
 
 @dataclass(frozen=True)
@@ -130,12 +131,12 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
 
 def _model(raw: Any, source: str) -> ModelSettings | None:
     """[model]: enabled (default true), file ("" = the packaged model; else relative to the
-    rules file), weight > 0, urgent_margin."""
+    rules file), weight > 0, urgent_margin, veto_margin (below urgent_margin)."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise RulesError("model: must be a table")
-    _only_keys(raw, "model.", {"enabled", "file", "weight", "urgent_margin"})
+    _only_keys(raw, "model.", {"enabled", "file", "weight", "urgent_margin", "veto_margin"})
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise RulesError("model.enabled: must be true or false")
@@ -152,7 +153,11 @@ def _model(raw: Any, source: str) -> ModelSettings | None:
         path = Path(file.strip())
         if not path.is_absolute() and source:
             path = Path(source).parent / path
-    return ModelSettings(path, weight, _number(raw, "model.urgent_margin", -0.3))
+    urgent = _number(raw, "model.urgent_margin", -0.3)
+    veto = _number(raw, "model.veto_margin", -1.5)
+    if veto >= urgent:
+        raise RulesError(f"model.veto_margin: must be below model.urgent_margin ({urgent:g})")
+    return ModelSettings(path, weight, urgent, veto)
 
 
 def _number(table: dict[str, Any], key: str, default: float) -> float:

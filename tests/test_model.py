@@ -163,13 +163,27 @@ def test_the_model_weight_sets_its_share_of_the_category_score(cache):
 
 
 def test_urgent_margin_lets_the_model_raise_to_urgent_but_never_past_can_wait(cache):
-    eager = Classifier(parse_rules(_raw(urgent_margin=-100.0)), cache)
+    eager = Classifier(parse_rules(_raw(urgent_margin=-100.0, veto_margin=-200.0)), cache)
     r = eager.classify("小区门口的垃圾桶满了")
     assert r.urgency == "紧急" and "fitted model" in r.urgency_reason
     assert eager.classify("不急，有空来看看楼道灯").urgency != "紧急"
-    never = Classifier(parse_rules(_raw(urgent_margin=100.0)), cache)
+    never = Classifier(parse_rules(_raw(urgent_margin=100.0)), cache)  # danger phrases still count
     assert never.classify("小区门口的垃圾桶满了").urgency != "紧急"
     assert never.classify("电梯里有人被困！").urgency == "紧急"  # a danger phrase needs no model
+
+
+def test_a_danger_phrase_the_model_is_sure_about_is_important_not_urgent(cache):
+    text = "昨晚水管爆的那个事已经处理好了，想问一下我家被泡坏的木地板找谁赔"  # from messages_dev*
+    r = Classifier(parse_rules(_raw(file="")), cache).classify(text)
+    assert r.urgency == "重要" and "sure it is not an emergency" in r.urgency_reason
+    assert r.model_urgency["紧急"] < -1.5
+    assert Classifier(parse_rules(_raw(file="", veto_margin=-100.0)), cache).classify(text).urgency == "紧急"
+    trapped = Classifier(parse_rules(_raw(file="")), cache).classify("电梯里有人被困！")
+    assert trapped.urgency == "紧急" and "danger overrides" in trapped.urgency_reason
+
+
+def test_veto_margin_must_be_below_urgent_margin():
+    assert "model.veto_margin: must be below model.urgent_margin" in _refusal(_raw(urgent_margin=-1.0, veto_margin=-0.5))
 
 
 def test_explain_names_the_pieces_behind_the_model(cache):

@@ -2,11 +2,13 @@
 
 Issue #3's targets for held-out data: category accuracy >= 0.90, 紧急 recall >= 0.97, 紧急
 precision >= 0.80. Accuracy and recall are met on both held-out parts and asserted as targets
-below. 紧急 precision is NOT met (0.73 and 0.76, see bench/README.md); its floor is the measured
-figure rounded down, so a change that makes it worse fails here instead of passing unnoticed.
+below. 紧急 precision is met on one of the three only (0.797, 0.815, 0.750; see bench/README.md);
+its floor is the measured figure rounded down, so a change that makes it worse fails here
+instead of passing unnoticed.
 
-messages_holdout.jsonl was split off with the first data set; messages_holdout2.jsonl was
-written by another hand after the model's design was fixed and was read only to score it.
+messages_holdout.jsonl was split off with the first data set; messages_holdout2.jsonl and
+messages_holdout3.jsonl were written by other hands, each after the design it first scored
+was fixed, and were read only to score it.
 """
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ from classifier.model import fit_model, load_model
 
 DATA = Path(__file__).parent / "data"
 TUNING = ("messages_tune.jsonl", *sorted(p.name for p in DATA.glob("messages_dev*.jsonl")))
-HELD_OUT = ("messages_holdout.jsonl", "messages_holdout2.jsonl")
+HELD_OUT = ("messages_holdout.jsonl", "messages_holdout2.jsonl", "messages_holdout3.jsonl")
 TARGETS = {"accuracy": 0.90, "urgent_recall": 0.97}
-PRECISION_FLOOR = {"messages_holdout.jsonl": 0.73, "messages_holdout2.jsonl": 0.75}
+PRECISION_FLOOR = {"messages_holdout.jsonl": 0.79, "messages_holdout2.jsonl": 0.81, "messages_holdout3.jsonl": 0.75}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def test_data_set_is_large_and_covers_every_category_and_urgency():
     held = [read_examples(DATA / name) for name in HELD_OUT]
     assert len(tuning) + sum(map(len, held)) >= 600
     texts = [{e.text for e in part} for part in (tuning, *held)]
-    assert not texts[0] & texts[1] and not texts[0] & texts[2] and not texts[1] & texts[2]
+    assert all(not a & b for i, a in enumerate(texts) for b in texts[i + 1:])
     for part in (tuning, *held):
         assert {e.urgency for e in part} == {"紧急", "重要", "一般"}
         assert len({e.category for e in part}) == 17
