@@ -26,8 +26,11 @@ from bot.errors import RulesError
 DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.zip")
 FORMAT = 1
 SCALE = 4096  # fixed point: a weight w is stored as round(w * SCALE)
-OFFSET = 1 << 40  # added to every stored weight so each field stays non-negative
-FIELD = 64  # bits per field: no carry between fields before 2**23 pieces in one message
+# Each field is an unsigned 64-bit little-endian integer ("Q"); OFFSET is added to every
+# stored weight so a field stays non-negative, and a sum carries into the next field only
+# past 2**23 pieces in one message (one message can match at most every piece the model
+# knows: ~21,000).
+OFFSET = 1 << 40
 _INV = 1 / SCALE
 
 
@@ -65,7 +68,7 @@ def _keys(norm: str) -> set[int]:
 class Model:
     """Fitted weights, one packed integer per piece; columns are categories then levels."""
 
-    packed: dict[int, int]  # piece_key -> the piece's weights as FIELD-bit fields
+    packed: dict[int, int]  # piece_key -> the piece's weights as 64-bit fields
     pieces: tuple[str, ...]  # the pieces, in the order of the rows in the file
     bias: tuple[float, ...]
     categories: tuple[str, ...]
@@ -98,7 +101,7 @@ class Model:
 
 
 def pack(weights: Sequence[float]) -> int:
-    """One piece's weights as one integer of FIELD-bit fixed-point fields."""
+    """One piece's weights as one integer of 64-bit fixed-point fields."""
     raw = [round(w * SCALE) + OFFSET for w in weights]
     return int.from_bytes(struct.pack(f"<{len(raw)}Q", *raw), "little")
 
@@ -127,7 +130,7 @@ def load_model(path: Path | None = None) -> Model:
 
 
 def save_model(model: Model, path: Path) -> None:
-    """Write a model as a small zip (JSON header, keys, packed rows); atomically replaced, so a
+    """Write a model as a small zip (JSON header, pieces, packed rows); atomically replaced, so a
     running server's reload never reads half a file."""
     width = 8 * len(model.bias)
     head = {"format": FORMAT, "scale": SCALE, "offset": OFFSET, "categories": list(model.categories),

@@ -146,17 +146,17 @@ def _model(raw: Any, source: str) -> ModelSettings | None:
     weight = _number(raw, "model.weight", 5.0)
     if weight <= 0:
         raise RulesError("model.weight: must be > 0")
-    if not enabled:
+    urgent = _number(raw, "model.urgent_margin", -0.3)
+    veto = _number(raw, "model.veto_margin", -1.5)
+    if veto >= urgent:
+        raise RulesError(f"model.veto_margin: must be below model.urgent_margin ({urgent:g})")
+    if not enabled:  # checked all the same: turning the model back on must not surprise
         return None
     path = None
     if file.strip():
         path = Path(file.strip())
         if not path.is_absolute() and source:
             path = Path(source).parent / path
-    urgent = _number(raw, "model.urgent_margin", -0.3)
-    veto = _number(raw, "model.veto_margin", -1.5)
-    if veto >= urgent:
-        raise RulesError(f"model.veto_margin: must be below model.urgent_margin ({urgent:g})")
     return ModelSettings(path, weight, urgent, veto)
 
 

@@ -186,6 +186,10 @@ def test_veto_margin_must_be_below_urgent_margin():
     assert "model.veto_margin: must be below model.urgent_margin" in _refusal(_raw(urgent_margin=-1.0, veto_margin=-0.5))
 
 
+def test_a_disabled_model_table_is_still_checked():
+    assert "model.urgent_margin: must be a number" in _refusal(_raw(enabled=False, urgent_margin="high"))
+
+
 def test_explain_names_the_pieces_behind_the_model(cache):
     text = "卫生间漏水，一直往下滴"
     d = Classifier(parse_rules(_raw(file="")), cache).explain(text)
