@@ -11,12 +11,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import requests
 
 from bot.config import Config, load_config
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from classifier import Classifier
 
 DEFAULT_CONFIG = "config.toml"
 TEMPLATE = Path(__file__).with_name("config.example.toml")
@@ -203,13 +207,7 @@ def outbox(config_path: str, as_json: bool, status: str | None) -> None:
 @click.argument("text", required=False)
 def classify(config_path: str, as_json: bool, explain: bool, text: str | None) -> None:
     """Classify TEXT, or one message per stdin line."""
-    from classifier import Classifier
-
-    config = _load(config_path, need_wechat=False)
-    try:
-        clf = Classifier.from_file(config.rules_path, config.data_dir)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+    clf = _classifier(config_path, None)
     lines = [text] if text is not None else (line.rstrip("\n") for line in sys.stdin)
     for line in lines:
         if not line.strip():
@@ -220,6 +218,17 @@ def classify(config_path: str, as_json: bool, explain: bool, text: str | None) -
         else:
             click.echo(_explain_text(result) if explain else
                        f"{result['category']}\t{result['urgency']}\t{result['score']:g}\t{' '.join(result['matched'])}")
+
+
+def _classifier(config_path: str, rules_path: str | None) -> Classifier:
+    """The classifier for rules_path, or for the configured rules; a bad file is refused by key."""
+    from classifier import Classifier
+
+    config = _load(config_path, need_wechat=False)
+    try:
+        return Classifier.from_file(Path(rules_path) if rules_path else config.rules_path, config.data_dir)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def _explain_text(r: dict) -> str:
@@ -253,7 +262,7 @@ def _rules_file(config_path: str, file: str | None) -> Path | None:
 @click.argument("file", required=False)
 def rules_check(config_path: str, file: str | None) -> None:
     """Validate FILE (default: the configured rules); a problem is named by its key."""
-    from classifier import model_for
+    from classifier import ignored_categories, model_for
     from classifier.rules import DEFAULT_RULES_PATH, load_rules
 
     path = _rules_file(config_path, file)
@@ -266,7 +275,7 @@ def rules_check(config_path: str, file: str | None) -> None:
     click.echo(f"{path or DEFAULT_RULES_PATH}: ok — {len(r.categories)} categories, {words} keywords, "
                f"{sum(len(k) for k in r.urgency_keywords.values())} urgency phrases; "
                + (f"model {model.source} ({len(model.pieces)} pieces)" if model else "no model (keyword rules only)"))
-    ignored = [c for c in model.categories if c not in r.categories] if model else []
+    ignored = ignored_categories(model, r) if model else ()
     if ignored:
         click.echo(f"note: the model also knows {', '.join(ignored)}, which the rules do not have; those "
                    "margins are ignored (re-fit the model with `wuye rules fit` to use what it learned)")
@@ -280,12 +289,10 @@ def rules_check(config_path: str, file: str | None) -> None:
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
 def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accuracy: float | None, data: str) -> None:
     """Classify labelled DATA (JSON lines: text, category, urgency) and report how the rules did."""
-    from classifier import Classifier
     from classifier.evaluate import evaluate, format_report, read_examples
 
-    config = _load(config_path, need_wechat=False)
+    clf = _classifier(config_path, rules_path)
     try:
-        clf = Classifier.from_file(Path(rules_path) if rules_path else config.rules_path, config.data_dir)
         report = evaluate(clf, read_examples(Path(data)))
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
@@ -304,12 +311,10 @@ def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accu
 def rules_suggest(config_path: str, rules_path: str | None, min_count: int, min_precision: float,
                   data: tuple[str, ...]) -> None:
     """Propose keywords, from labelled DATA files, that would mend category mistakes."""
-    from classifier import Classifier
     from classifier.evaluate import read_examples, suggest
 
-    config = _load(config_path, need_wechat=False)
+    clf = _classifier(config_path, rules_path)
     try:
-        clf = Classifier.from_file(Path(rules_path) if rules_path else config.rules_path, config.data_dir)
         examples = [e for path in data for e in read_examples(Path(path))]
     except ConfigError as e:
         raise click.ClickException(str(e)) from None

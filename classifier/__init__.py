@@ -70,7 +70,7 @@ class Classifier:
         self.model = model_for(rules)
         # categories the model was fitted with but the rules no longer have (an admin removed
         # or renamed one): their margins are dropped, so a message goes to the next best
-        self.model_ignores = tuple(c for c in self.model.categories if c not in rules.categories) if self.model else ()
+        self.model_ignores = ignored_categories(self.model, rules) if self.model else ()
         self.tokenizer = keyword_tokenizer(rules.all_words(), cache_dir)
         self._inner_memo: dict[str, tuple[str, ...]] = {}
         # jieba's HMM only guesses words missing from the dictionary; every rule keyword is
@@ -317,6 +317,11 @@ def model_for(rules: Rules) -> Model | None:
         raise RulesError(f"model.file: the model's urgency levels {', '.join(model.levels)} are not "
                          f"{', '.join(LEVELS)}; re-fit it")
     return model
+
+
+def ignored_categories(model: Model, rules: Rules) -> tuple[str, ...]:
+    """Categories the model was fitted with that the rules no longer have."""
+    return tuple(c for c in model.categories if c not in rules.categories)
 
 
 def _tags(scores: dict[str, float], category: str) -> tuple[str, ...]:

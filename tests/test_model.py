@@ -25,13 +25,18 @@ SMALL = DATA / "messages_tune.jsonl"
 
 
 @pytest.fixture(scope="module")
-def small_model(tmp_path_factory) -> Path:
-    """A model fitted on one tuning file, saved to disk."""
+def small_fit() -> Model:
+    """A model fitted on one tuning file."""
     examples = read_examples(SMALL)
-    model = fit_model([normalize(e.text) for e in examples], [e.category for e in examples],
-                      [e.urgency for e in examples])
+    return fit_model([normalize(e.text) for e in examples], [e.category for e in examples],
+                     [e.urgency for e in examples])
+
+
+@pytest.fixture(scope="module")
+def small_model(small_fit, tmp_path_factory) -> Path:
+    """The same model, saved to disk."""
     path = tmp_path_factory.mktemp("model") / "small.zip"
-    save_model(model, path)
+    save_model(small_fit, path)
     return path
 
 
@@ -55,13 +60,10 @@ def _refusal(raw: dict, source: str = "") -> str:
     return str(e.value)
 
 
-def test_saved_model_loads_with_the_same_margins(small_model):
+def test_saved_model_loads_with_the_same_margins(small_fit, small_model):
     model = load_model(small_model)
-    examples = read_examples(SMALL)[:50]
-    refit = fit_model([normalize(e.text) for e in read_examples(SMALL)], [e.category for e in read_examples(SMALL)],
-                      [e.urgency for e in read_examples(SMALL)])
-    for e in examples:
-        for mine, theirs in zip(model.margins(normalize(e.text)), refit.margins(normalize(e.text))):
+    for e in read_examples(SMALL)[:50]:
+        for mine, theirs in zip(model.margins(normalize(e.text)), small_fit.margins(normalize(e.text))):
             assert mine == pytest.approx(theirs, abs=1e-3)
     assert set(model.levels) == {"紧急", "重要", "一般"} and "其他" in model.categories
 
