@@ -157,11 +157,10 @@ class Classifier:
         """Weighted category margins and raw urgency margins; empty without a model."""
         if self.model is None:
             return {}, {}
-        cats, levels = self.model.margins(norm)
+        cats, levels = self.model.margins(norm, self.rules.model.weight)  # type: ignore[union-attr]
         for c in self.model_ignores:
             del cats[c]
-        w = self.rules.model.weight  # type: ignore[union-attr]
-        return {c: w * m for c, m in cats.items()}, levels
+        return cats, levels
 
     def _totals(self, scores: dict[str, float], model_scores: dict[str, float]) -> dict[str, float]:
         """Keyword points plus the weighted model margin; a category the model does not know
@@ -224,8 +223,9 @@ class Classifier:
         remembered per token (the caller looks in the memo first)."""
         index = self.rules.index
         n = len(token)
+        # longest first, then in text order (a set's own order changes from run to run)
         cands = sorted({token[i:j] for i in range(n) for j in range(i + 2, n + 1)
-                        if (i, j) != (0, n) and token[i:j] in index}, key=len, reverse=True)
+                        if (i, j) != (0, n) and token[i:j] in index}, key=lambda w: (-len(w), token.find(w)))
         kept: list[str] = []
         for c in cands:
             if not any(c in k for k in kept):

@@ -59,6 +59,7 @@ class Model:
     levels: tuple[str, ...]
     source: str = ""
     _finder: ahocorasick.Automaton | None = field(init=False, repr=False, default=None)
+    _columns: dict[float, tuple[list[float], list[float]]] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.packed:
@@ -68,21 +69,24 @@ class Model:
             finder.make_automaton()
             object.__setattr__(self, "_finder", finder)
 
-    def margins(self, norm: str) -> tuple[dict[str, float], dict[str, float]]:
-        """(category -> margin, urgency level -> margin) for a normalized text."""
+    def margins(self, norm: str, weight: float = 1.0) -> tuple[dict[str, float], dict[str, float]]:
+        """(category -> margin x weight, urgency level -> margin) for a normalized text; the
+        classifier's weight is applied while unpacking, not in a second pass."""
         found = [v for _, v in self._finder.iter(norm)] if self._finder is not None else []
+        scale, bias = self._columns.get(weight) or self._scaled(weight)
         if len(found) <= _CHUNK:
-            values = self._unpack(sum(found), len(found))
+            values = self._unpack(sum(found), len(found), scale, bias)
         else:
-            parts = [self._unpack(sum(found[i:i + _CHUNK]), len(found[i:i + _CHUNK])) for i in range(0, len(found), _CHUNK)]
-            values = [sum(col) - (len(parts) - 1) * b for col, b in zip(zip(*parts), self.bias)]
+            parts = [self._unpack(sum(part), len(part), scale, bias)
+                     for part in (found[i:i + _CHUNK] for i in range(0, len(found), _CHUNK))]
+            values = [sum(col) - (len(parts) - 1) * b for col, b in zip(zip(*parts), bias)]
         k = len(self.categories)
         return dict(zip(self.categories, values[:k])), dict(zip(self.levels, values[k:]))
 
     def weights_of(self, piece: str) -> list[float] | None:
         """One piece's fitted weights (categories then levels), or None if it has none."""
         v = self.packed.get(piece)
-        return None if v is None else [w - b for w, b in zip(self._unpack(v, 1), self.bias)]
+        return None if v is None else [(f - OFFSET) * _INV for f in self._fields(v)]
 
     def strongest(self, norm: str, label: str, top: int = 5) -> list[tuple[str, float]]:
         """The pieces that count most for (or against) one label (weight x occurrences),
@@ -93,10 +97,20 @@ class Model:
         found.sort(key=lambda gw: -abs(gw[1]))
         return found[:top]
 
-    def _unpack(self, total: int, count: int) -> list[float]:
+    def _scaled(self, weight: float) -> tuple[list[float], list[float]]:
+        """Per-column factor and bias: category columns times weight, levels as they are."""
+        k = len(self.categories)
+        scale = [weight * _INV] * k + [_INV] * len(self.levels)
+        bias = [weight * b for b in self.bias[:k]] + list(self.bias[k:])
+        self._columns[weight] = (scale, bias)
+        return scale, bias
+
+    def _fields(self, total: int) -> tuple[int, ...]:
+        return struct.unpack(f"<{len(self.bias)}I", total.to_bytes(4 * len(self.bias), "little"))
+
+    def _unpack(self, total: int, count: int, scale: list[float], bias: list[float]) -> list[float]:
         off = count * OFFSET
-        fields = struct.unpack(f"<{len(self.bias)}I", total.to_bytes(4 * len(self.bias), "little"))
-        return [(f - off) * _INV + b for f, b in zip(fields, self.bias)]
+        return [(f - off) * s + b for f, s, b in zip(self._fields(total), scale, bias)]
 
 
 def pack(weights: Sequence[float]) -> int:
