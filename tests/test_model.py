@@ -77,6 +77,25 @@ def test_margins_are_the_sum_of_the_pieces_weights(small_model):
     assert [*cats.values(), *levels.values()] == pytest.approx(by_hand, abs=1e-6)
 
 
+def test_a_piece_counts_as_often_as_it_occurs(small_model):
+    model = load_model(small_model)
+    once, twice = model.margins("漏水"), model.margins("漏水漏水")
+    w = {g: model.weights_of(g) for g in ("漏", "水", "漏水", "水漏")}
+    for i, (a, b) in enumerate(zip([*once[0].values(), *once[1].values()], [*twice[0].values(), *twice[1].values()])):
+        extra = w["漏"][i] + w["水"][i] + w["漏水"][i] + (w["水漏"][i] if w["水漏"] else 0.0)
+        assert b == pytest.approx(a + extra, abs=1e-6)
+
+
+def test_a_text_longer_than_one_sum_can_hold_is_summed_in_parts(small_model):
+    """Past 65,536 pieces a 32-bit field could carry into the next: the sum is split."""
+    model = load_model(small_model)
+    n = 140_000  # at least 140,000 pieces: one unsplit sum of fields near OFFSET would pass 2**32
+    cats, levels = model.margins("楼" * n)
+    one, pair = model.weights_of("楼"), model.weights_of("楼楼") or [0.0] * len(model.bias)
+    expected = [b + n * x + (n - 1) * y for b, x, y in zip(model.bias, one, pair)]
+    assert [*cats.values(), *levels.values()] == pytest.approx(expected, rel=1e-6, abs=1e-3)
+
+
 def test_odd_texts_score_without_error(small_model):
     model = load_model(small_model)
     for text in ("", "a", "\ud800坏了", "🌧️🌧️漏水", "楼" * 20_000):
