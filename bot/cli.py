@@ -345,8 +345,11 @@ def rules_fit(out: str, min_count: int, data: tuple[str, ...]) -> None:
     for field, values in (("category", {e.category for e in examples}), ("urgency", {e.urgency for e in examples})):
         if len(values) < 2:
             raise click.ClickException(f"the data name only one {field}; a model needs at least two")
-    model = fit_model([normalize(e.text) for e in examples], [e.category for e in examples],
-                      [e.urgency for e in examples], min_count=min_count)
+    try:
+        model = fit_model([normalize(e.text) for e in examples], [e.category for e in examples],
+                          [e.urgency for e in examples], min_count=min_count)
+    except ValueError as e:  # scikit-learn's refusals, or a weight too large to pack
+        raise click.ClickException(f"cannot fit a model on these data: {e}") from None
     save_model(model, Path(out))
     click.echo(f"wrote {out}: {len(model.pieces)} pieces, {len(model.categories)} categories, "
                f"from {len(examples)} messages; check it with `wuye rules eval` on data it was not fitted on")

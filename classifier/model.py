@@ -52,7 +52,7 @@ def pieces_of(text: str) -> list[str]:
 class Model:
     """Fitted weights, one packed integer per piece; columns are categories then levels."""
 
-    packed: dict[str, int]  # piece -> the piece's weights as 64-bit fields
+    packed: dict[str, int]  # piece -> the piece's weights as 32-bit fixed-point fields
     pieces: tuple[str, ...]  # the pieces, in the order of the rows in the file
     bias: tuple[float, ...]
     categories: tuple[str, ...]
@@ -114,7 +114,7 @@ class Model:
 
 
 def pack(weights: Sequence[float]) -> int:
-    """One piece's weights as one integer of 64-bit fixed-point fields."""
+    """One piece's weights as one integer of 32-bit fixed-point fields."""
     if any(abs(w) >= MAX_WEIGHT for w in weights):
         raise ValueError(f"a fitted weight is {MAX_WEIGHT:g} or more; fit with a smaller C")
     raw = [round(w * SCALE) + OFFSET for w in weights]

@@ -16,7 +16,7 @@ from bot.reloader import ClassifierHolder
 from classifier import Classifier
 from classifier.evaluate import read_examples
 from classifier.extract import normalize
-from classifier.model import Model, fit_model, load_model, save_model
+from classifier.model import MAX_WEIGHT, Model, fit_model, load_model, pack, save_model
 from classifier.rules import DEFAULT_RULES_PATH, parse_rules
 from test_cli import wuye
 
@@ -94,6 +94,12 @@ def test_a_text_longer_than_one_sum_can_hold_is_summed_in_parts(small_model):
     one, pair = model.weights_of("楼"), model.weights_of("楼楼") or [0.0] * len(model.bias)
     expected = [b + n * x + (n - 1) * y for b, x, y in zip(model.bias, one, pair)]
     assert [*cats.values(), *levels.values()] == pytest.approx(expected, rel=1e-6, abs=1e-3)
+
+
+def test_a_weight_too_large_for_its_field_is_refused_not_wrapped():
+    assert pack([0.0, MAX_WEIGHT - 0.01]) > 0
+    with pytest.raises(ValueError, match="fit with a smaller C"):
+        pack([0.0, -MAX_WEIGHT])
 
 
 def test_odd_texts_score_without_error(small_model):
