@@ -44,15 +44,13 @@ def rate(fn, texts: list[str], rounds: int) -> float:
 
 
 def keyword_rules_only(cache: Path):
-    """The shipped rules with the model turned off."""
-    import tomllib
+    """The shipped rules with the model off (what `[model] enabled = false` loads)."""
+    import dataclasses
 
     from classifier import Classifier
-    from classifier.rules import DEFAULT_RULES_PATH, parse_rules
+    from classifier.rules import load_rules
 
-    raw = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
-    raw["model"]["enabled"] = False
-    return Classifier(parse_rules(raw), cache)
+    return Classifier(dataclasses.replace(load_rules(), model=None), cache)
 
 
 def startup(cache_dir: str) -> float:

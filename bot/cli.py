@@ -226,7 +226,7 @@ def _classifier(config_path: str, rules_path: str | None) -> Classifier:
 
     config = _load(config_path, need_wechat=False)
     try:
-        return Classifier.from_file(Path(rules_path) if rules_path else config.rules_path, config.data_dir)
+        return Classifier.from_file(_rules_file(config, rules_path), config.data_dir)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
 
@@ -251,10 +251,9 @@ def rules() -> None:
     """Check and evaluate the classification rules."""
 
 
-def _rules_file(config_path: str, file: str | None) -> Path | None:
-    if file:
-        return Path(file)
-    return _load(config_path, need_wechat=False).rules_path
+def _rules_file(config: Config, file: str | None) -> Path | None:
+    """FILE when given, else the configured rules (None: the packaged defaults)."""
+    return Path(file) if file else config.rules_path
 
 
 @rules.command("check")
@@ -265,7 +264,7 @@ def rules_check(config_path: str, file: str | None) -> None:
     from classifier import ignored_categories, model_for
     from classifier.rules import DEFAULT_RULES_PATH, load_rules
 
-    path = _rules_file(config_path, file)
+    path = _rules_file(_load(config_path, need_wechat=False), file)
     try:
         r = load_rules(path)
         model = model_for(r)
