@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
 from pathlib import Path
 from typing import NamedTuple
 
 from bot.errors import RulesError
 from classifier.extract import normalize
 from classifier.model import Model, load_model
-from classifier.rules import LEVELS, Rules, load_rules
+from classifier.rules import LEVELS, Category, Rules, load_rules
 from classifier.tokenizer import keyword_tokenizer
 
 _RANK = {level: i for i, level in enumerate(LEVELS)}  # 0 = most serious
@@ -23,7 +25,9 @@ class Hit(NamedTuple):
     word: str
     target: str  # a category name, an urgency level, "intensifier" or "negation"
     weight: float = 0.0
-    cancelled: bool = False  # denied (没有), hypothetical or past (万一, 上次), or inside a false friend
+    # denied (没有), hypothetical or past (万一, 上次), inside a false friend, or ending inside
+    # the next word (被电 in 被/电动车)
+    cancelled: bool = False
 
 
 class Classification(NamedTuple):
@@ -99,10 +103,12 @@ class Classifier:
         model_scores, model_urgency = self._model_margins(norm)
         phrases = r.phrases.find(norm)
         negated = intensified = False
-        found: list[tuple[str, bool]] = []  # (phrase, cancelled) for urgency phrases
+        found: list[tuple[str, bool, int]] = []  # (phrase, cancelled, position) for urgency phrases
         clause_starts = [m.end() for m in _CLAUSE_END.finditer(norm)] if phrases else []
         cancellers: list[tuple[int, int, bool]] = []  # (start, end, is_hypothetical)
         masks = [(pos, pos + len(w)) for w, pos in phrases if w in r.false_friends]
+        if phrases:
+            masks += _straddling(phrases, tokens, r.raisers)
         for word, pos in phrases:
             if word in r.negations:
                 negated = True
@@ -114,18 +120,24 @@ class Classifier:
                 cancellers.append((pos, pos + len(word), word in r.hypotheticals))
             if word in r.urgency_index or word in r.scoped:
                 masked = any(s <= pos and pos + len(word) <= e for s, e in masks)
-                found.append((word, masked or _cancelled(pos, r.negator_window, clause_starts, cancellers)))
-        urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], c) for w, c in found if w in r.urgency_index]
+                found.append((word, masked or _cancelled(pos, r.negator_window, clause_starts, cancellers), pos))
+        urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], c) for w, c, _ in found if w in r.urgency_index]
         totals = self._totals(scores, model_scores)
         category = self._pick(totals, found)
         cat = r.categories[category]
-        urgent += [Hit(w, cat.escalate[w], 1.0, c) for w, c in found if w in cat.escalate]
+        urgent += [Hit(w, cat.escalate[w], 1.0, c) for w, c, _ in found if w in cat.escalate]
         hits += urgent
         urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified, model_urgency)
-        capped = [Hit(w, cat.cap[w], 0.0) for w, c in found if w in cat.cap and not c]
+        capped = [Hit(w, cat.cap[w], 0.0) for w, c, _ in found if w in cat.cap and not c]
         if capped and not any(h.target == "紧急" and not h.cancelled for h in urgent if h.word in r.urgency_index):
-            hits += capped
-            urgency, reason = self._cap(urgency, reason, capped)
+            news = _news(found, cat, norm, clause_starts, r.now_words)
+            if news:
+                hits += [h._replace(cancelled=True) for h in capped]
+                cap = max(capped, key=lambda h: _RANK[h.target])  # the one _cap would apply
+                reason = f"{reason}; {cap.word!r} holds nothing back: {news} comes after it"
+            else:
+                hits += capped
+                urgency, reason = self._cap(urgency, reason, capped)
         return Classification(
             category=category,
             urgency=urgency,
@@ -236,7 +248,7 @@ class Classifier:
         self._inner_memo[token] = found
         return found
 
-    def _pick(self, scores: dict[str, float], found: list[tuple[str, bool]]) -> str:
+    def _pick(self, scores: dict[str, float], found: list[tuple[str, bool, int]]) -> str:
         """The highest score (a tie goes to the more serious default urgency, then rule order).
         Keyword rules alone: the most serious problem named first, i.e. a category that owns a
         live 紧急 phrase (as a keyword or its own escalate phrase) wins. With the model on, that
@@ -248,7 +260,7 @@ class Classifier:
             return max(scores, key=scores.__getitem__)
         cats, order = self.rules.categories, self.rules.order
         ranked = sorted(scores, key=lambda c: (-scores[c], _RANK[cats[c].urgency], order[c]))
-        danger = [w for w, cancelled in found if not cancelled]
+        danger = [w for w, cancelled, _ in found if not cancelled]
         for c in ranked:
             cat = cats[c]
             if any(cat.escalate.get(w) == "紧急" or (w in cat.keywords and self._is_urgent(w)) for w in danger):
@@ -329,6 +341,38 @@ def _tags(scores: dict[str, float], category: str) -> tuple[str, ...]:
     if len(scores) < 2:
         return ()
     return tuple(c for c in sorted(scores, key=scores.__getitem__, reverse=True) if c != category)
+
+
+def _news(found: list[tuple[str, bool, int]], cat: Category, norm: str, clause_starts: list[int],
+           now_words: frozenset[str]) -> str:
+    """The category's live 紧急 phrase in a clause after its last cap phrase, with a now-word
+    before it in that clause ("现在 … 爆了"), or "": the cap told how things stood, this is
+    what is happening now."""
+    last = bisect_right(clause_starts, max(pos for w, c, pos in found if w in cat.cap and not c))
+    for word, cancelled, pos in found:
+        if cancelled or cat.escalate.get(word) != "紧急":
+            continue
+        k = bisect_right(clause_starts, pos)
+        if k > last:
+            before = norm[clause_starts[k - 1]:pos]
+            at = [(before.find(w), w) for w in now_words if w in before]
+            if at:
+                return f"{min(at)[1]!r} … {word!r}"  # the first now-word: the same text, the same reason
+    return ""
+
+
+def _straddling(phrases: list[tuple[str, int]], tokens: list[str], raisers: frozenset[str]) -> list[tuple[int, int]]:
+    """Spans of urgency phrases that run across a boundary between jieba's words and end inside
+    a word: "被电" in 车位/被/电动车 is not what the resident wrote. A phrase inside one word (瓦斯
+    in 瓦斯味), cut at its own ends (往下/流), or starting inside the word before it (着了 in
+    火/引着/了, where jieba only attached a verb to the wrong side) still counts."""
+    bounds = set(accumulate(map(len, tokens), initial=0))
+    spans = []
+    for word, pos in phrases:
+        end = pos + len(word)
+        if word in raisers and end not in bounds and any(b in bounds for b in range(pos + 1, end)):
+            spans.append((pos, end))
+    return spans
 
 
 def _cancelled(pos: int, window: int, clause_starts: list[int], cancellers: list[tuple[int, int, bool]]) -> bool:

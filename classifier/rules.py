@@ -49,6 +49,7 @@ class Rules:
     negators: frozenset[str]  # "没有": cancels the urgency keyword right after it
     hypotheticals: frozenset[str]  # "万一": cancels an urgency keyword later in the same clause
     false_friends: frozenset[str]  # "打不着火": a danger phrase inside one is not danger
+    now_words: frozenset[str]  # "现在": a danger named after one, in a clause after a cap, is news the cap does not hold
     negated_urgency: str
     negator_window: int
     fallback: str
@@ -57,12 +58,14 @@ class Rules:
     # token -> [(category, weight)], built once so classify is a dict look-up per token
     index: dict[str, list[tuple[str, float]]] = field(default_factory=dict, compare=False)
     urgency_index: dict[str, tuple[str, float]] = field(default_factory=dict, compare=False)
-    # urgency, negation and intensifier phrases, found as substrings: danger must not
-    # depend on how jieba happened to cut the sentence
+    # urgency, negation and intensifier phrases, found as substrings: danger must not depend
+    # on how jieba happened to cut the sentence (except that a phrase ending inside the next
+    # word is no phrase: 被电 in 被/电动车)
     phrases: "PhraseFinder" = field(default=None, compare=False)  # type: ignore[assignment]
     # category keywords as substrings: the second look when jieba's cut matched nothing
     keyword_phrases: "PhraseFinder" = field(default=None, compare=False)  # type: ignore[assignment]
     scoped: frozenset[str] = field(default=frozenset(), compare=False)  # every escalate and cap phrase
+    raisers: frozenset[str] = field(default=frozenset(), compare=False)  # urgency keywords and escalate phrases
     order: dict[str, int] = field(default_factory=dict, compare=False)  # category -> position in the file
 
     def all_words(self) -> set[str]:
@@ -99,8 +102,8 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
     if not isinstance(urg, dict):
         raise RulesError("urgency: must be a table")
     _only_keys(urg, "urgency.", {"keywords", "intensifiers", "intensifier_cap", "negations",
-                                 "negators", "hypotheticals", "false_friends", "negated_urgency",
-                                 "negator_window"})
+                                 "negators", "hypotheticals", "false_friends", "now_words",
+                                 "negated_urgency", "negator_window"})
     ukw = urg.get("keywords", {})
     if not isinstance(ukw, dict):
         raise RulesError("urgency.keywords: must be a table of levels")
@@ -118,6 +121,7 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
         negators=frozenset(_words(urg, "urgency.negators")),
         hypotheticals=frozenset(_words(urg, "urgency.hypotheticals")),
         false_friends=frozenset(_words(urg, "urgency.false_friends")),
+        now_words=frozenset(_words(urg, "urgency.now_words")),
         negated_urgency=_level(urg, "urgency.negated_urgency", "一般"),
         negator_window=_int(urg, "urgency.negator_window", 3),
         fallback=fallback,
@@ -247,6 +251,8 @@ def _build_index(rules: Rules) -> None:
     object.__setattr__(rules, "keyword_phrases", PhraseFinder({w for w in rules.index if len(w) > 1}))
     scoped = {p for cat in rules.categories.values() for p in (*cat.escalate, *cat.cap)}
     object.__setattr__(rules, "scoped", frozenset(scoped))
+    raisers = {p for cat in rules.categories.values() for p in cat.escalate}
+    object.__setattr__(rules, "raisers", frozenset(raisers | set(rules.urgency_index)))
     rules.order.update({name: i for i, name in enumerate(rules.categories)})
     object.__setattr__(rules, "phrases", PhraseFinder(
         set(rules.urgency_index) | scoped | rules.negations | rules.intensifiers | rules.hypotheticals

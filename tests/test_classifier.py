@@ -216,6 +216,46 @@ def test_false_friends_and_past_or_hypothetical_danger_are_not_urgent(clf, text)
     assert r.urgency != "紧急", r.urgency_reason
 
 
+def test_a_danger_phrase_ending_inside_the_next_word_is_not_danger(clf):
+    r = clf.classify("车位被电动车占了")  # 车位/被/电动车/占了: 被电 (electrocuted) is not there
+    assert r.urgency != "紧急", r.urgency_reason
+    assert [h.cancelled for h in r.hits if h.word == "被电"] == [True]
+
+
+@pytest.mark.parametrize("text, word", [
+    ("厝里的瓦斯味很重 头好晕", "瓦斯"),  # inside one word, 瓦斯味
+    ("楼顶有人烧烤，火引着了旁边的杂物", "着了"),  # starts inside 引着: jieba attached the verb to the left
+])
+def test_a_danger_phrase_inside_a_word_or_starting_inside_one_still_counts(clf, text, word):
+    r = clf.classify(text)
+    assert [h.cancelled for h in r.hits if h.word == word] == [False], r.tokens
+    assert r.urgency == "紧急", r.urgency_reason
+
+
+def test_a_cap_does_not_hold_back_danger_named_later_after_a_now_word(clf):
+    r = clf.classify("已经关掉总阀了，现在管子那里爆了")  # the cap told how things stood; then news
+    assert r.urgency == "紧急", r.urgency_reason
+    assert "'已经关掉' holds nothing back: '现在' … '爆了' comes after it" in r.urgency_reason
+    assert [h.cancelled for h in r.hits if h.word == "已经关掉" and h.weight == 0] == [True]
+
+
+@pytest.mark.parametrize("text", [
+    "已经关掉总阀了，管子那里爆了",  # no now-word: the cap stands
+    "现在管子那里爆了，已经关掉总阀了",  # the cap comes after the danger
+])
+def test_a_cap_still_holds_danger_without_news(clf, text):
+    r = clf.classify(text)
+    assert r.urgency != "紧急", r.urgency_reason
+
+
+def test_now_words_are_validated():
+    raw = copy.deepcopy(RAW)
+    raw["urgency"]["now_words"] = ["现在", ""]
+    _refused(raw, "urgency.now_words")
+    raw["urgency"]["now_words"] = "现在"
+    _refused(raw, "urgency.now_words")
+
+
 def test_false_friends_are_validated(tmp_path):
     raw = copy.deepcopy(RAW)
     raw["urgency"]["false_friends"] = ["打不着火", ""]
