@@ -130,11 +130,11 @@ class Classifier:
         urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified, model_urgency)
         capped = [Hit(w, cat.cap[w], 0.0) for w, c, _ in found if w in cat.cap and not c]
         if capped and not any(h.target == "紧急" and not h.cancelled for h in urgent if h.word in r.urgency_index):
-            news = _news(found, cat, norm, clause_starts, r.now_words)
-            if news:
+            why = self._cap_released(found, cat, norm, clause_starts, model_urgency)
+            if why:
                 hits += [h._replace(cancelled=True) for h in capped]
                 cap = max(capped, key=lambda h: _RANK[h.target])  # the one _cap would apply
-                reason = f"{reason}; {cap.word!r} holds nothing back: {news} comes after it"
+                reason = f"{reason}; {cap.word!r} holds nothing back: {why}"
             else:
                 hits += capped
                 urgency, reason = self._cap(urgency, reason, capped)
@@ -278,6 +278,17 @@ class Classifier:
             return "紧急", f"the fitted model: 紧急 margin {model['紧急']:.2f} > {threshold:g}"
         level = "重要" if model["重要"] >= model["一般"] else "一般"
         return level, f"the fitted model: {level} (重要 {model['重要']:.2f}, 一般 {model['一般']:.2f})"
+
+    def _cap_released(self, found: list[tuple[str, bool, int]], cat: Category, norm: str,
+                      clause_starts: list[int], model: dict[str, float]) -> str:
+        """Why the caps that fired hold nothing back, or "": the fitted model is sure this is
+        an emergency now (a cap phrase such as 调一下 or 两户 is a hint, the model weighs the
+        whole message), or the danger is news told after the cap."""
+        limit = self.rules.model.cap_margin if model else None  # type: ignore[union-attr]
+        if limit is not None and model["紧急"] > limit:
+            return f"the fitted model is sure it is an emergency (紧急 margin {model['紧急']:.2f} > {limit:g})"
+        news = _news(found, cat, norm, clause_starts, self.rules.now_words)
+        return f"{news} comes after it" if news else ""
 
     @staticmethod
     def _cap(urgency: str, reason: str, capped: list[Hit]) -> tuple[str, str]:

@@ -35,6 +35,7 @@ class ModelSettings:
     weight: float  # a model margin of 1 counts as much as this many keyword points
     urgent_margin: float  # the model alone makes a message 紧急 above this 紧急 margin
     veto_margin: float  # below this 紧急 margin a danger phrase makes it 重要, not 紧急
+    cap_margin: float = 0.5  # above this 紧急 margin no cap phrase holds the level down
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,12 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
 
 def _model(raw: Any, source: str) -> ModelSettings | None:
     """[model]: enabled (default true), file ("" = the packaged model; else relative to the
-    rules file), weight > 0, urgent_margin, veto_margin (below urgent_margin)."""
+    rules file), weight > 0, urgent_margin, veto_margin (below urgent_margin), cap_margin."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise RulesError("model: must be a table")
-    _only_keys(raw, "model.", {"enabled", "file", "weight", "urgent_margin", "veto_margin"})
+    _only_keys(raw, "model.", {"enabled", "file", "weight", "urgent_margin", "veto_margin", "cap_margin"})
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise RulesError("model.enabled: must be true or false")
@@ -150,10 +151,11 @@ def _model(raw: Any, source: str) -> ModelSettings | None:
     weight = _number(raw, "model.weight", 5.0)
     if weight <= 0:
         raise RulesError("model.weight: must be > 0")
-    urgent = _number(raw, "model.urgent_margin", 0.0)
+    urgent = _number(raw, "model.urgent_margin", -0.1)
     veto = _number(raw, "model.veto_margin", -1.5)
     if veto >= urgent:
         raise RulesError(f"model.veto_margin: must be below model.urgent_margin ({urgent:g})")
+    cap = _number(raw, "model.cap_margin", 0.5)
     if not enabled:  # checked all the same: turning the model back on must not surprise
         return None
     path = None
@@ -161,7 +163,7 @@ def _model(raw: Any, source: str) -> ModelSettings | None:
         path = Path(file.strip())
         if not path.is_absolute() and source:
             path = Path(source).parent / path
-    return ModelSettings(path, weight, urgent, veto)
+    return ModelSettings(path, weight, urgent, veto, cap)
 
 
 def _number(table: dict[str, Any], key: str, default: float) -> float:

@@ -138,6 +138,7 @@ def _rewrite(path: Path, member: str, change) -> None:
     ({"weight": 0}, "model.weight: must be > 0"),
     ({"weight": "5"}, "model.weight: must be a number"),
     ({"urgent_margin": True}, "model.urgent_margin: must be a number"),
+    ({"cap_margin": "high"}, "model.cap_margin: must be a number"),
     ({"enabled": "yes"}, "model.enabled: must be true or false"),
     ({"file": 3}, "model.file: must be a string"),
     ({"fiel": "x.zip"}, "model.fiel: unknown key"),
@@ -207,6 +208,16 @@ def test_a_danger_phrase_the_model_is_sure_about_is_important_not_urgent(cache):
     assert Classifier(parse_rules(_raw(file="", veto_margin=-100.0)), cache).classify(text).urgency == "紧急"
     trapped = Classifier(parse_rules(_raw(file="")), cache).classify("电梯里有人被困！")
     assert trapped.urgency == "紧急" and "danger overrides" in trapped.urgency_reason
+
+
+def test_a_cap_holds_nothing_back_when_the_model_is_sure_of_an_emergency(cache):
+    text = "楼下邻居嫌我家吵 刚才冲上来踹我家门 门都踹变形了 还在踹"  # from messages_dev22
+    r = Classifier(parse_rules(_raw(file="")), cache).classify(text)
+    assert r.urgency == "紧急", r.urgency_reason
+    assert "'嫌我家' holds nothing back: the fitted model is sure it is an emergency" in r.urgency_reason
+    assert r.model_urgency["紧急"] > 0.5
+    held = Classifier(parse_rules(_raw(file="", cap_margin=100.0)), cache).classify(text)
+    assert held.urgency == "一般" and "'嫌我家' holds it at 一般" in held.urgency_reason
 
 
 def test_veto_margin_must_be_below_urgent_margin():
