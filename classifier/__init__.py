@@ -130,14 +130,15 @@ class Classifier:
         urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified, model_urgency)
         capped = [Hit(w, cat.cap[w], 0.0) for w, c, _ in found if w in cat.cap and not c]
         if capped and not any(h.target == "紧急" and not h.cancelled for h in urgent if h.word in r.urgency_index):
-            why = self._cap_released(found, cat, norm, clause_starts, model_urgency)
+            cap = max(capped, key=lambda h: _RANK[h.target])  # the least serious cap is the one that holds
+            why = self._cap_released(found, cat, norm, clause_starts, model_urgency) \
+                if _RANK[urgency] < _RANK[cap.target] else ""
             if why:
                 hits += [h._replace(cancelled=True) for h in capped]
-                cap = max(capped, key=lambda h: _RANK[h.target])  # the one _cap would apply
                 reason = f"{reason}; {cap.word!r} holds nothing back: {why}"
             else:
                 hits += capped
-                urgency, reason = self._cap(urgency, reason, capped)
+                urgency, reason = self._cap(urgency, reason, cap)
         return Classification(
             category=category,
             urgency=urgency,
@@ -291,9 +292,8 @@ class Classifier:
         return f"{news} comes after it" if news else ""
 
     @staticmethod
-    def _cap(urgency: str, reason: str, capped: list[Hit]) -> tuple[str, str]:
-        """A cap phrase holds the level down (the least serious cap that fired wins)."""
-        cap = max(capped, key=lambda h: _RANK[h.target])
+    def _cap(urgency: str, reason: str, cap: Hit) -> tuple[str, str]:
+        """A cap phrase holds the level down (the caller picks the least serious cap that fired)."""
         if _RANK[urgency] < _RANK[cap.target]:
             return cap.target, f"{reason}; {cap.word!r} holds it at {cap.target}"
         return urgency, reason
