@@ -359,13 +359,13 @@ def _news(found: list[tuple[str, bool, int]], cat: Category, norm: str, clause_s
     """The category's live 紧急 phrase in a clause after its last cap phrase, with a now-word
     before it in that clause ("现在 … 爆了"), or "": the cap told how things stood, this is
     what is happening now."""
-    last = bisect_right(clause_starts, max(pos for w, c, pos in found if w in cat.cap and not c))
+    last = _clause_start(max(pos for w, c, pos in found if w in cat.cap and not c), clause_starts)
     for word, cancelled, pos in found:
         if cancelled or cat.escalate.get(word) != "紧急":
             continue
-        k = bisect_right(clause_starts, pos)
-        if k > last:
-            before = norm[clause_starts[k - 1]:pos]
+        start = _clause_start(pos, clause_starts)
+        if start > last:
+            before = norm[start:pos]
             at = [(before.find(w), w) for w in now_words if w in before]
             if at:
                 return f"{min(at)[1]!r} … {word!r}"  # the first now-word: the same text, the same reason
@@ -390,8 +390,14 @@ def _cancelled(pos: int, window: int, clause_starts: list[int], cancellers: list
     """A negator ("没有") ending within `window` characters before the phrase, or a hypothetical
     ("万一") anywhere earlier in its clause; found phrases are in text order, so only earlier
     ones are known here."""
-    start = max((s for s in clause_starts if s <= pos), default=0)
+    start = _clause_start(pos, clause_starts)
     for c_start, c_end, hypothetical in cancellers:
         if c_start >= start and c_end <= pos and (hypothetical or c_start >= pos - window):
             return True
     return False
+
+
+def _clause_start(pos: int, clause_starts: list[int]) -> int:
+    """Where the clause holding pos begins (clause_starts ascending, as finditer gives them)."""
+    k = bisect_right(clause_starts, pos)
+    return clause_starts[k - 1] if k else 0
