@@ -52,8 +52,7 @@ def pieces_of(text: str) -> list[str]:
 class Model:
     """Fitted weights, one packed integer per piece; columns are categories then levels."""
 
-    packed: dict[str, int]  # piece -> the piece's weights as 32-bit fixed-point fields
-    pieces: tuple[str, ...]  # the pieces, in the order of the rows in the file
+    packed: dict[str, int]  # piece -> the piece's weights as 32-bit fixed-point fields, in file row order
     bias: tuple[float, ...]
     categories: tuple[str, ...]
     levels: tuple[str, ...]
@@ -68,6 +67,11 @@ class Model:
                 finder.add_word(piece, value)
             finder.make_automaton()
             object.__setattr__(self, "_finder", finder)
+
+    @property
+    def pieces(self) -> tuple[str, ...]:
+        """The pieces, in the order of the rows in the file."""
+        return tuple(self.packed)
 
     def margins(self, norm: str, weight: float = 1.0) -> tuple[dict[str, float], dict[str, float]]:
         """(category -> margin x weight, urgency level -> margin) for a normalized text; the
@@ -141,7 +145,7 @@ def load_model(path: Path | None = None) -> Model:
     if len(bias) != len(categories) + len(levels) or len(rows) != width * len(pieces):
         raise RulesError(f"{p}: model arrays do not match its labels; re-fit it")
     packed = {g: int.from_bytes(rows[i * width:(i + 1) * width], "little") for i, g in enumerate(pieces)}
-    return Model(packed, pieces, bias, categories, levels, str(p))
+    return Model(packed, bias, categories, levels, str(p))
 
 
 def save_model(model: Model, path: Path) -> None:
@@ -154,7 +158,7 @@ def save_model(model: Model, path: Path) -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("model.json", json.dumps(head, ensure_ascii=False))
         z.writestr("pieces.json", json.dumps(model.pieces, ensure_ascii=False))
-        z.writestr("weights.bin", b"".join(model.packed[g].to_bytes(width, "little") for g in model.pieces))
+        z.writestr("weights.bin", b"".join(v.to_bytes(width, "little") for v in model.packed.values()))
     tmp.replace(path)
 
 
@@ -174,7 +178,7 @@ def fit_model(texts: Sequence[str], categories: Sequence[str], urgencies: Sequen
     bias = np.concatenate([_intercept(h) for h in heads])
     pieces = tuple(sorted(vec.vocabulary_))
     packed = {g: pack(weights[vec.vocabulary_[g]].tolist()) for g in pieces}
-    return Model(packed, pieces, tuple(bias.tolist()), tuple(map(str, heads[0].classes_)), tuple(map(str, heads[1].classes_)))
+    return Model(packed, tuple(bias.tolist()), tuple(map(str, heads[0].classes_)), tuple(map(str, heads[1].classes_)))
 
 
 def _coef(clf: object):  # noqa: ANN202 - a numpy array; numpy is not imported at module level

@@ -274,7 +274,7 @@ def test_holder_reloads_an_edited_model_file_and_keeps_the_old_on_a_broken_one(s
                      encoding="utf-8")
     holder = ClassifierHolder(rules, tmp_path / "cache", interval=0.1)
     first = holder()
-    silent = Model({}, (), tuple(0.0 for _ in first.model.bias), first.model.categories, first.model.levels)
+    silent = Model({}, tuple(0.0 for _ in first.model.bias), first.model.categories, first.model.levels)
     save_model(silent, model_path)
     _later(model_path)
     assert holder.reload_if_changed()
