@@ -7,11 +7,12 @@ is still a sum of named pieces and can be explained the same way as a keyword.
 
 Scoring is per message and must cost little next to jieba's cut, so it uses neither numpy
 nor scikit-learn: each piece's weights (one per category and level) are packed, as fixed-point
-fields, into one Python integer; one Aho-Corasick pass (pyahocorasick, in C) finds every
-piece in the message and hands back its integer, and a message's margins are the fields of
-the sum — one big-integer addition per piece instead of one float addition per piece and
-label. A piece counts as often as it occurs (features are counts, not presence: counting
-needs no de-duplication per message and cross-validated as well, see bench/README.md).
+fields, into one Python integer, and a message's margins are the fields of the sum over its
+pieces — one big-integer addition per piece instead of one float addition per piece and
+label. The pieces are looked up with map() over the text and over its adjacent character
+pairs, so the whole loop runs in C; a piece without weights adds an all-zero row. A piece
+counts as often as it occurs (features are counts, not presence: counting needs no
+de-duplication per message and cross-validated as well, see bench/README.md).
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import add
 from pathlib import Path
-
-import ahocorasick
 
 from bot.errors import RulesError
 
@@ -38,6 +39,7 @@ SCALE = 2048  # fixed point: a weight w is stored as round(w * SCALE)
 OFFSET = 1 << 15
 MAX_WEIGHT = OFFSET / SCALE
 _CHUNK = 1 << 16
+_STEP = _CHUNK // 2  # characters per chunk: each gives one one-character and one two-character piece
 _INV = 1 / SCALE
 
 
@@ -57,16 +59,11 @@ class Model:
     categories: tuple[str, ...]
     levels: tuple[str, ...]
     source: str = ""
-    _finder: ahocorasick.Automaton | None = field(init=False, repr=False, default=None)
     _columns: dict[float, tuple[list[float], list[float]]] = field(init=False, repr=False, default_factory=dict)
+    _zero: int = field(init=False, repr=False, default=0)  # the row of a piece without weights
 
     def __post_init__(self) -> None:
-        if self.packed:
-            finder = ahocorasick.Automaton()
-            for piece, value in self.packed.items():
-                finder.add_word(piece, value)
-            finder.make_automaton()
-            object.__setattr__(self, "_finder", finder)
+        object.__setattr__(self, "_zero", pack([0.0] * len(self.bias)))
 
     @property
     def pieces(self) -> tuple[str, ...]:
@@ -76,16 +73,22 @@ class Model:
     def margins(self, norm: str, weight: float = 1.0) -> tuple[dict[str, float], dict[str, float]]:
         """(category -> margin x weight, urgency level -> margin) for a normalized text; the
         classifier's weight is applied while unpacking, not in a second pass."""
-        found = [v for _, v in self._finder.iter(norm)] if self._finder is not None else []
         scale, bias = self._columns.get(weight) or self._scaled(weight)
-        if len(found) <= _CHUNK:
-            values = self._unpack(sum(found), len(found), scale, bias)
+        if len(norm) <= _STEP:
+            values = self._unpack(*self._sum(norm, norm), scale, bias)
         else:
-            parts = [self._unpack(sum(part), len(part), scale, bias)
-                     for part in (found[i:i + _CHUNK] for i in range(0, len(found), _CHUNK))]
+            parts = [self._unpack(*self._sum(norm[i:i + _STEP], norm[i:i + _STEP + 1]), scale, bias)
+                     for i in range(0, len(norm), _STEP)]
             values = [sum(col) - (len(parts) - 1) * b for col, b in zip(zip(*parts), bias)]
         k = len(self.categories)
         return dict(zip(self.categories, values[:k])), dict(zip(self.levels, values[k:]))
+
+    def _sum(self, chars: str, pairs: str) -> tuple[int, int]:
+        """(sum of the rows, rows summed) over every character of chars and every adjacent
+        pair in pairs; map() keeps the loop in C, and a piece without weights adds _zero."""
+        get, zero = self.packed.get, self._zero
+        total = sum(map(get, chars, repeat(zero))) + sum(map(get, map(add, pairs, pairs[1:]), repeat(zero)))
+        return total, len(chars) + max(len(pairs) - 1, 0)
 
     def weights_of(self, piece: str) -> list[float] | None:
         """One piece's fitted weights (categories then levels), or None if it has none."""

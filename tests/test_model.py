@@ -7,6 +7,7 @@ import os
 import re
 import tomllib
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from bot.reloader import ClassifierHolder
 from classifier import Classifier
 from classifier.evaluate import read_examples
 from classifier.extract import normalize
-from classifier.model import MAX_WEIGHT, Model, fit_model, load_model, pack, save_model
+from classifier.model import MAX_WEIGHT, Model, fit_model, load_model, pack, pieces_of, save_model
 from classifier.rules import DEFAULT_RULES_PATH, parse_rules
 from test_cli import wuye
 
@@ -93,6 +94,20 @@ def test_a_text_longer_than_one_sum_can_hold_is_summed_in_parts(small_model):
     cats, levels = model.margins("楼" * n)
     one, pair = model.weights_of("楼"), model.weights_of("楼楼") or [0.0] * len(model.bias)
     expected = [b + n * x + (n - 1) * y for b, x, y in zip(model.bias, one, pair)]
+    assert [*cats.values(), *levels.values()] == pytest.approx(expected, rel=1e-6, abs=1e-3)
+
+
+def test_pieces_across_the_seams_between_parts_count_once(small_model):
+    model = load_model(small_model)
+    text = "电梯坏了漏水" * 12_001 + "停电"  # 72,008 characters: three parts, seams inside pieces
+    cats, levels = model.margins(text)
+    counts = Counter(pieces_of(text))
+    expected = list(model.bias)
+    for g, n in counts.items():
+        w = model.weights_of(g)
+        if w is not None:
+            expected = [e + n * x for e, x in zip(expected, w)]
+    assert sum(counts.values()) == 2 * len(text) - 1
     assert [*cats.values(), *levels.values()] == pytest.approx(expected, rel=1e-6, abs=1e-3)
 
 
