@@ -2,16 +2,16 @@
 
 Issue #3's targets for held-out data: category accuracy >= 0.90, 紧急 recall >= 0.97, 紧急
 precision >= 0.80. Each held-out part asserts the targets it meets; where it falls short the
-measured figure rounded down is asserted instead (holdout13's recall 0.924, holdout3's
+measured figure rounded down is asserted instead (holdout14's recall 0.953, holdout3's
 0.952; see bench/README.md), so a change that makes it worse fails here instead of passing
 unnoticed.
 
-messages_holdout13 was written by another hand, who never saw the repository, and read only
+messages_holdout14 was written by another hand, who never saw the repository, and read only
 to score it, once, after the design was fixed. messages_holdout, 2 and 3 have been scored
 after every design round and are used to choose urgent_margin: they are validation sets
 now, not blind ones; their urgency labels were re-checked against SPEC's table with the
-older tuning sets (bench/relabel/). (messages_dev15, 16, 17, 25, 26, 31, 32, 33 and 34 were
-holdout4 to holdout12: each scored once, then moved to tuning.)
+older tuning sets (bench/relabel/). (messages_dev15, 16, 17, 25, 26, 31, 32, 33, 34 and
+39 were holdout4 to holdout13: each scored once, then moved to tuning.)
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ FLOORS = {  # the targets, except where a part falls short of one: there its fig
     "messages_holdout.jsonl": TARGETS,
     "messages_holdout2.jsonl": TARGETS,
     "messages_holdout3.jsonl": {**TARGETS, "urgent_recall": 0.95},
-    "messages_holdout13.jsonl": {**TARGETS, "urgent_recall": 0.92},
+    "messages_holdout14.jsonl": {**TARGETS, "urgent_recall": 0.95},
 }
 HELD_OUT = tuple(FLOORS)
 
