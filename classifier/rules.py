@@ -35,7 +35,7 @@ class ModelSettings:
     weight: float  # a model margin of 1 counts as much as this many keyword points
     urgent_margin: float  # the model alone makes a message 紧急 above this 紧急 margin
     veto_margin: float  # below this 紧急 margin a danger phrase makes it 重要, not 紧急
-    cap_margin: float = 0.5  # above this 紧急 margin no cap phrase holds the level down
+    cap_margin: float  # above this 紧急 margin no cap phrase holds the level down
 
 
 @dataclass(frozen=True)
