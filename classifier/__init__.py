@@ -102,16 +102,17 @@ class Classifier:
             hits += self._substring_hits(norm, scores)
         model_scores, model_urgency = self._model_margins(norm)
         phrases = r.phrases.find(norm)
-        negated = intensified = False
+        intensified = False
         found: list[tuple[str, bool, int]] = []  # (phrase, cancelled, position) for urgency phrases
         clause_starts = [m.end() for m in _CLAUSE_END.finditer(norm)] if phrases else []
         cancellers: list[tuple[int, int, bool]] = []  # (start, end, is_hypothetical)
         masks = [(pos, pos + len(w)) for w, pos in phrases if w in r.false_friends]
         if phrases:
             masks += _straddling(phrases, tokens, r.raisers)
+        waits: list[tuple[int, int]] = []  # spans of the resident's "it can wait" phrases
         for word, pos in phrases:
             if word in r.negations:
-                negated = True
+                waits.append((pos, pos + len(word)))
                 hits.append(Hit(word, "negation"))
             elif word in r.intensifiers:
                 intensified = True
@@ -127,7 +128,7 @@ class Classifier:
         cat = r.categories[category]
         urgent += [Hit(w, cat.escalate[w], 1.0, c) for w, c, _ in found if w in cat.escalate]
         hits += urgent
-        urgency, reason = self._urgency(cat.urgency, urgent, negated, intensified, model_urgency)
+        urgency, reason = self._urgency(cat.urgency, urgent, norm, waits, intensified, model_urgency)
         capped = [Hit(w, cat.cap[w], 0.0) for w, c, _ in found if w in cat.cap and not c]
         if capped and not any(h.target == "紧急" and not h.cancelled for h in urgent if h.word in r.urgency_index):
             cap = max(capped, key=lambda h: _RANK[h.target])  # the least serious cap is the one that holds
@@ -272,6 +273,40 @@ class Classifier:
         level = self.rules.urgency_index.get(word)
         return level is not None and level[0] == "紧急"
 
+    def _person_spared(self, live: list[Hit], norm: str, waits: list[tuple[int, int]], veto: float) -> str:
+        """Why a vetoed danger is 紧急 after all, or "": it is a person in danger (urgency.people)
+        and without the resident's "it can wait" phrases the model is no longer sure it is over
+        ("不急不急，就是电梯里有人被困了"); "处理好了" still vetoes."""
+        person = next((h.word for h in live if h.target == "紧急" and h.word in self.rules.people), None)
+        if person is None or not waits:
+            return ""
+        margin = self._urgent_margin_without(norm, waits)
+        if margin < veto:
+            return ""
+        return (f"keyword {person!r} is a person in danger: without the resident's 'it can wait' the fitted "
+                f"model's 紧急 margin is {margin:.2f} >= {veto:g}, so no veto")
+
+    def _sure_despite_waits(self, norm: str, waits: list[tuple[int, int]], model: dict[str, float]) -> str:
+        """Why the resident's "it can wait" holds nothing back, or "": read without it, the
+        fitted model is as sure of an emergency as it must be to release a cap (cap_margin):
+        "不急的，我就是看到有人站在12栋楼顶边上" is a person in danger, whatever the resident says."""
+        if not model:
+            return ""
+        limit = self.rules.model.cap_margin  # type: ignore[union-attr]
+        margin = self._urgent_margin_without(norm, waits)
+        if margin <= limit:
+            return ""
+        return (f"the resident says it can wait, but without that the fitted model is sure it is an emergency "
+                f"(紧急 margin {margin:.2f} > {limit:g})")
+
+    def _urgent_margin_without(self, norm: str, waits: list[tuple[int, int]]) -> float:
+        """The model's 紧急 margin on the text with the resident's "it can wait" phrases cut out."""
+        keep = [True] * len(norm)
+        for start, end in waits:
+            keep[start:end] = [False] * (end - start)
+        rest = "".join(ch for ch, k in zip(norm, keep) if k)
+        return self.model.margins(rest)[1]["紧急"]  # type: ignore[union-attr]
+
     def _model_level(self, model: dict[str, float]) -> tuple[str, str]:
         """紧急 above the configured margin; otherwise the likelier of 重要 and 一般."""
         threshold = self.rules.model.urgent_margin  # type: ignore[union-attr]
@@ -298,19 +333,26 @@ class Classifier:
             return cap.target, f"{reason}; {cap.word!r} holds it at {cap.target}"
         return urgency, reason
 
-    def _urgency(self, default: str, urgent: list[Hit], negated: bool, intensified: bool,
-                 model: dict[str, float]) -> tuple[str, str]:
-        """The level and why: danger first, then the resident's "it can wait", then the model's
-        紧急, then keywords (over the model's 重要/一般 or the category default), then tone."""
+    def _urgency(self, default: str, urgent: list[Hit], norm: str, waits: list[tuple[int, int]],
+                 intensified: bool, model: dict[str, float]) -> tuple[str, str]:
+        """The level and why: danger first, then the resident's "it can wait" (waits: where it
+        is said), then the model's 紧急, then keywords (over the model's 重要/一般 or the
+        category default), then tone."""
         live = [h for h in urgent if not h.cancelled]
         top = min(live, key=lambda h: _RANK[h.target], default=None)
         if top is not None and top.target == "紧急":
             veto = self.rules.model.veto_margin if model else None  # type: ignore[union-attr]
             if veto is not None and model["紧急"] < veto:
+                spared = self._person_spared(live, norm, waits, veto)
+                if spared:
+                    return "紧急", spared
                 return "重要", (f"keyword {top.word!r} is 紧急, but the fitted model is sure it is not an emergency "
                                f"now (紧急 margin {model['紧急']:.2f} < {veto:g}): 重要")
             return "紧急", f"keyword {top.word!r} is 紧急 (danger overrides any negation)"
-        if negated:
+        if waits:
+            sure = self._sure_despite_waits(norm, waits, model)
+            if sure:
+                return "紧急", sure
             level = self.rules.negated_urgency
             return level, f"the resident says it can wait; at most {level}"
         if model:

@@ -51,6 +51,7 @@ class Rules:
     hypotheticals: frozenset[str]  # "万一": cancels an urgency keyword later in the same clause
     false_friends: frozenset[str]  # "打不着火": a danger phrase inside one is not danger
     now_words: frozenset[str]  # "现在": a danger named after one, in a clause after a cap, is news the cap does not hold
+    people: frozenset[str]  # "被困", "受伤": 紧急 phrases about a person in danger, whom "不急" does not make safe
     negated_urgency: str
     negator_window: int
     fallback: str
@@ -104,7 +105,7 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
         raise RulesError("urgency: must be a table")
     _only_keys(urg, "urgency.", {"keywords", "intensifiers", "intensifier_cap", "negations",
                                  "negators", "hypotheticals", "false_friends", "now_words",
-                                 "negated_urgency", "negator_window"})
+                                 "people", "negated_urgency", "negator_window"})
     ukw = urg.get("keywords", {})
     if not isinstance(ukw, dict):
         raise RulesError("urgency.keywords: must be a table of levels")
@@ -123,6 +124,7 @@ def parse_rules(raw: dict[str, Any], source: str = "") -> Rules:
         hypotheticals=frozenset(_words(urg, "urgency.hypotheticals")),
         false_friends=frozenset(_words(urg, "urgency.false_friends")),
         now_words=frozenset(_words(urg, "urgency.now_words")),
+        people=frozenset(_words(urg, "urgency.people")),
         negated_urgency=_level(urg, "urgency.negated_urgency", "一般"),
         negator_window=_int(urg, "urgency.negator_window", 3),
         fallback=fallback,
@@ -151,11 +153,11 @@ def _model(raw: Any, source: str) -> ModelSettings | None:
     weight = _number(raw, "model.weight", 5.0)
     if weight <= 0:
         raise RulesError("model.weight: must be > 0")
-    urgent = _number(raw, "model.urgent_margin", -0.1)
+    urgent = _number(raw, "model.urgent_margin", 0.0)
     veto = _number(raw, "model.veto_margin", -1.5)
     if veto >= urgent:
         raise RulesError(f"model.veto_margin: must be below model.urgent_margin ({urgent:g})")
-    cap = _number(raw, "model.cap_margin", 0.5)
+    cap = _number(raw, "model.cap_margin", 0.8)
     if not enabled:  # checked all the same: turning the model back on must not surprise
         return None
     path = None
@@ -241,6 +243,12 @@ def _check_conflicts(rules: Rules) -> None:
             if word in levels_of:
                 raise RulesError(f"urgency.keywords.{level}.{word}: also in urgency.keywords.{levels_of[word]}")
             levels_of[word] = level
+    danger = {w for w, level in levels_of.items() if level == "紧急"}
+    danger |= {w for cat in rules.categories.values() for w, level in cat.escalate.items() if level == "紧急"}
+    stray = sorted(rules.people - danger)
+    if stray:
+        raise RulesError(f"urgency.people: {stray[0]!r} is not a 紧急 phrase (urgency.keywords.紧急 or a "
+                         f"category's escalate); add it there first")
 
 
 def _build_index(rules: Rules) -> None:

@@ -21,7 +21,7 @@ def clf(tmp_path_factory) -> Classifier:
 
 
 def caps_always_hold(clf: Classifier) -> Rules:
-    """The shipped rules with cap_margin 100: no model margin releases a cap."""
+    """The shipped rules with cap_margin 100: no model margin releases a cap (or "不急")."""
     return dataclasses.replace(clf.rules, model=dataclasses.replace(clf.rules.model, cap_margin=100.0))
 
 

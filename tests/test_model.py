@@ -225,6 +225,46 @@ def test_a_danger_phrase_the_model_is_sure_about_is_important_not_urgent(cache):
     assert trapped.urgency == "紧急" and "danger overrides" in trapped.urgency_reason
 
 
+def _veto_between(text: str, rest: str, cache: Path, people: bool = True) -> Classifier:
+    """The packaged model with veto_margin halfway between its 紧急 margin on text and on rest
+    (text without its "it can wait" phrases): the veto fires on the whole text, not on rest."""
+    model = load_model()
+    whole, without = (model.margins(normalize(t))[1]["紧急"] for t in (text, rest))
+    assert whole < without < 0.5, (whole, without)  # "不急" counts against an emergency
+    raw = _raw(file="", urgent_margin=0.5, veto_margin=(whole + without) / 2)
+    if not people:
+        raw["urgency"]["people"] = []
+    return Classifier(parse_rules(raw), cache)
+
+
+def test_the_residents_can_wait_does_not_veto_a_person_in_danger(cache):
+    text, rest = "不急不急，就是电梯里有人被困了", "就是电梯里有人被困了"
+    r = _veto_between(text, rest, cache).classify(text)
+    assert r.urgency == "紧急" and "'有人被困' is a person in danger" in r.urgency_reason, r.urgency_reason
+    vetoed = _veto_between(text, rest, cache, people=False).classify(text)
+    assert vetoed.urgency == "重要" and "sure it is not an emergency" in vetoed.urgency_reason
+
+
+def test_the_residents_can_wait_still_counts_for_danger_to_property(cache):
+    text, rest = "不急，插座有点漏电，有空来看看", "，插座有点漏电，来看看"
+    r = _veto_between(text, rest, cache).classify(text)
+    assert r.urgency == "重要" and "sure it is not an emergency" in r.urgency_reason, r.urgency_reason
+
+
+def test_can_wait_holds_nothing_back_when_the_model_is_sure_of_an_emergency_without_it(cache):
+    text = "不急的，我就是看到有人站在12栋楼顶边上，来回走，已经站了好一会儿了"  # from messages_dev47
+    r = Classifier(parse_rules(_raw(file="", urgent_margin=0.0, cap_margin=0.8)), cache).classify(text)
+    assert r.urgency == "紧急" and "without that the fitted model is sure it is an emergency" in r.urgency_reason
+    held = Classifier(parse_rules(_raw(file="", urgent_margin=0.0, cap_margin=100.0)), cache).classify(text)
+    assert held.urgency == "一般" and "the resident says it can wait" in held.urgency_reason
+
+
+def test_people_must_be_danger_phrases():
+    raw = _raw(file="")
+    raw["urgency"]["people"] = ["被困", "楼道灯"]
+    assert "urgency.people: '楼道灯' is not a 紧急 phrase" in _refusal(raw)
+
+
 def test_a_cap_holds_nothing_back_when_the_model_is_sure_of_an_emergency(cache):
     text = "楼下邻居嫌我家吵 刚才冲上来踹我家门 门都踹变形了 还在踹"  # from messages_dev22
     r = Classifier(parse_rules(_raw(file="")), cache).classify(text)

@@ -32,9 +32,6 @@ FLOORS = {  # the targets, except where a part falls short of one: there its fig
     "messages_holdout.jsonl": TARGETS,
     "messages_holdout2.jsonl": TARGETS,
     "messages_holdout3.jsonl": {**TARGETS, "urgent_recall": 0.95},
-    "messages_holdout14.jsonl": {**TARGETS, "urgent_recall": 0.95},
-    "messages_holdout15a.jsonl": {**TARGETS, "urgent_recall": 0.96},
-    "messages_holdout15b.jsonl": TARGETS,
 }
 HELD_OUT = tuple(FLOORS)
 
