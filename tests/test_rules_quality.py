@@ -12,6 +12,8 @@ repository, and read only to score them, once, after the design was fixed. messa
 are validation sets now, not blind ones; their urgency labels were re-checked against SPEC's
 table with the older tuning sets (bench/relabel/). (messages_dev15, 16, 17, 25, 26, 31, 32,
 33, 34, 39, 44, 45 and 46 were holdout4 to holdout15b: each scored once, then moved to tuning.)
+The files in data/unfitted/ are tuning sets not yet in the packaged model, so they are not read
+here.
 """
 from __future__ import annotations
 
