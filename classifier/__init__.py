@@ -290,14 +290,15 @@ class Classifier:
         """Why the resident's "it can wait" holds nothing back, or "": read without it, the
         fitted model is as sure of an emergency as it must be to release a cap (cap_margin):
         "不急的，我就是看到有人站在12栋楼顶边上" is a person in danger, whatever the resident says."""
-        if not model:
-            return ""
+        sure = self._sure_of_emergency(self._urgent_margin_without(norm, waits)) if model else ""
+        return f"the resident says it can wait, but without that {sure}" if sure else ""
+
+    def _sure_of_emergency(self, margin: float) -> str:
+        """Why the model overrules a cap or "it can wait" (紧急 margin above cap_margin), or ""."""
         limit = self.rules.model.cap_margin  # type: ignore[union-attr]
-        margin = self._urgent_margin_without(norm, waits)
         if margin <= limit:
             return ""
-        return (f"the resident says it can wait, but without that the fitted model is sure it is an emergency "
-                f"(紧急 margin {margin:.2f} > {limit:g})")
+        return f"the fitted model is sure it is an emergency (紧急 margin {margin:.2f} > {limit:g})"
 
     def _urgent_margin_without(self, norm: str, waits: list[tuple[int, int]]) -> float:
         """The model's 紧急 margin on the text with the resident's "it can wait" phrases cut out."""
@@ -320,9 +321,9 @@ class Classifier:
         """Why the caps that fired hold nothing back, or "": the fitted model is sure this is
         an emergency now (a cap phrase such as 调一下 or 两户 is a hint, the model weighs the
         whole message), or the danger is news told after the cap."""
-        limit = self.rules.model.cap_margin if model else None  # type: ignore[union-attr]
-        if limit is not None and model["紧急"] > limit:
-            return f"the fitted model is sure it is an emergency (紧急 margin {model['紧急']:.2f} > {limit:g})"
+        sure = self._sure_of_emergency(model["紧急"]) if model else ""
+        if sure:
+            return sure
         news = _news(found, cat, norm, clause_starts, self.rules.now_words)
         return f"{news} comes after it" if news else ""
 
