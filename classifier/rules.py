@@ -153,11 +153,11 @@ def _model(raw: Any, source: str) -> ModelSettings | None:
     weight = _number(raw, "model.weight", 5.0)
     if weight <= 0:
         raise RulesError("model.weight: must be > 0")
-    urgent = _number(raw, "model.urgent_margin", 0.0)
+    urgent = _number(raw, "model.urgent_margin", -0.1)
     veto = _number(raw, "model.veto_margin", -1.5)
     if veto >= urgent:
         raise RulesError(f"model.veto_margin: must be below model.urgent_margin ({urgent:g})")
-    cap = _number(raw, "model.cap_margin", 0.8)
+    cap = _number(raw, "model.cap_margin", 0.5)
     if not enabled:  # checked all the same: turning the model back on must not surprise
         return None
     path = None
