@@ -13,7 +13,8 @@ messages_holdout, 2 and 3 have been scored after every design round and are used
 urgent_margin: they are validation sets now, not blind ones; their urgency labels were
 re-checked against SPEC's table with the older tuning sets (bench/relabel/). (messages_dev15,
 16, 17, 25, 26, 31, 32, 33, 34, 39, 44, 45, 46, 51, 52 and 53 were holdout4 to holdout16c:
-each scored once, then moved to tuning.)
+each scored once, then moved to tuning.) The files in data/unfitted/ are tuning sets not yet in
+the packaged model, so they are not read here.
 """
 from __future__ import annotations
 
