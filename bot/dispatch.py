@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import unicodedata
 
 from bot.conversation import Conversation, State
 from bot.inbound import Inbound, Kind
+from classifier.extract import normalize
 from handlers import Context, Handler, Outcome, commands, complaint, events, media
 
 ANY = None  # a table row that holds in every state
@@ -46,7 +46,7 @@ _COMMANDS: list[tuple[re.Pattern[str], str]] = [
 
 def parse_command(text: str) -> tuple[str, str] | None:
     """(command, argument) when the text is a resident command, else None."""
-    t = unicodedata.normalize("NFKC", text).strip().lower()
+    t = normalize(text)
     if t in ("?", "？"):
         return ("help", "")
     t = _PUNCT.sub("", t)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _NUM = r"(?:\d{1,3}|[A-Za-z]|[一二两三四五六七八九十]{1,3})"
@@ -47,11 +49,37 @@ class Location:
         return "".join(parts)
 
 
+# CJK Unified Ideographs and Extension A hold the traditional characters residents type; any
+# character from Extensions B to F (rare, mostly in Cantonese writing: 𨋢) sends the text to
+# the converter too, which leaves it as it is when it is not traditional.
+_HAN = (0x3400, 0xA000)
+_RARE_HAN = "\U00020000-\U0002EE5F"
+
+
 def normalize(text: str) -> str:
-    """NFKC (full-width digits and letters to ASCII), lower-case, trimmed."""
+    """NFKC (full-width digits and letters to ASCII), traditional script to simplified,
+    lower-case, trimmed."""
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
+    convert, traditional = _t2s()
+    if traditional.search(text):  # most messages: one scan in C, no conversion
+        text = convert(text)
     return text.strip().lower()
+
+
+@cache
+def _t2s() -> tuple[Callable[[str], str], re.Pattern[str]]:
+    """OpenCC's traditional-to-simplified converter and a pattern for the characters it changes
+    (built once, in about 0.02 s): residents who write 樓道裡有燃氣味 or 3棟2單元 mean 楼道里有燃气味
+    and 3栋2单元."""
+    import opencc
+
+    convert = opencc.OpenCC("t2s.json").convert
+    han = "".join(map(chr, range(*_HAN)))
+    out = convert(han)
+    # one call for all of them; should a phrase rule ever join neighbours, ask one at a time
+    pairs = zip(han, out) if len(out) == len(han) else ((ch, convert(ch)) for ch in han)
+    return convert, re.compile("[" + "".join(a for a, b in pairs if a != b) + _RARE_HAN + "]")
 
 
 def extract_location(text: str) -> Location:

@@ -49,6 +49,17 @@ def test_someone_trapped_in_a_lift_is_always_urgent(clf, text):
     assert (r.category, r.urgency) == ("电梯", "紧急")
 
 
+@pytest.mark.parametrize("traditional, simplified", [
+    ("樓道裡有燃氣味", "楼道里有燃气味"),  # 燃氣味 alone was 环境卫生 / 一般 before conversion
+    ("電梯裡有人被困！", "电梯里有人被困！"),
+    ("樓上漏水到我家天花板，一直在滴", "楼上漏水到我家天花板，一直在滴"),
+])
+def test_traditional_script_is_classified_as_its_simplified_form(clf, traditional, simplified):
+    a, b = clf.classify(traditional), clf.classify(simplified)
+    assert (a.category, a.urgency, a.matched) == (b.category, b.urgency, b.matched)
+    assert a.urgency == "紧急"
+
+
 @pytest.mark.parametrize("text", ["电梯坏了，还好没有人被困", "电梯停了，里面没有人"])
 def test_negated_danger_is_not_urgent(clf, text):
     assert clf.classify(text).urgency != "紧急"

@@ -88,6 +88,7 @@ def test_query_lists_tickets_with_status_and_owner(live):
     reply = live.say("查询")
     assert "#1" in reply and "#2" in reply and "待接单" in reply
     assert live.say("我的工单") == reply
+    assert live.say("查詢") == reply  # traditional script
 
 
 def test_query_one_ticket_forgiving_spaces_and_full_width(live):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.extract import Location, extract_location, extract_phone, mask_phone
+from classifier.extract import Location, extract_location, extract_phone, mask_phone, normalize
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -21,6 +21,7 @@ from classifier.extract import Location, extract_location, extract_phone, mask_p
     ("电梯坏了，有人被困", ("", "", "")),
     ("2026年物业费怎么交", ("", "", "")),
     ("3栋 电话13812345678", ("3", "", "")),
+    ("3棟2單元1201 樓上衛生間漏水", ("3", "2", "1201")),  # traditional script
 ])
 def test_location(text, expected):
     loc = extract_location(text)
@@ -40,3 +41,13 @@ def test_phone():
     assert extract_phone("电话１３８１２３４５６７８，快来") == "13812345678"
     assert extract_phone("工单12345678901234") == ""
     assert mask_phone("13812345678") == "138****5678"
+
+
+def test_normalize_reads_traditional_script_as_simplified():
+    assert normalize("樓道裡有燃氣味") == "楼道里有燃气味"
+    assert normalize("電梯壞咗，Ｂ座") == "电梯坏咗,b座"
+
+
+@pytest.mark.parametrize("text", ["楼道里有燃气味", "厨房著火了", "乾隆路3号", "3栋电梯坏了"])
+def test_normalize_leaves_simplified_text_as_it_is(text):
+    assert normalize(text) == text.lower()
