@@ -285,8 +285,13 @@ def rules_check(config_path: str, file: str | None) -> None:
 @click.option("--rules", "rules_path", default=None, help="Rules file to evaluate (default: the configured rules).")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.option("--min-accuracy", type=float, default=None, help="Exit non-zero when category accuracy is below this.")
+@click.option("--min-urgent-recall", type=float, default=None,
+              help="Exit non-zero when the share of 紧急 messages labelled 紧急 is below this.")
+@click.option("--min-urgent-precision", type=float, default=None,
+              help="Exit non-zero when the share of messages labelled 紧急 that are 紧急 is below this.")
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
-def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accuracy: float | None, data: str) -> None:
+def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accuracy: float | None,
+               min_urgent_recall: float | None, min_urgent_precision: float | None, data: str) -> None:
     """Classify labelled DATA (JSON lines: text, category, urgency) and report how the rules did."""
     from classifier.evaluate import evaluate, format_report, read_examples
 
@@ -296,8 +301,12 @@ def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accu
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     click.echo(json.dumps(report, ensure_ascii=False) if as_json else format_report(report))
-    if min_accuracy is not None and report["accuracy"] < min_accuracy:
-        click.echo(f"accuracy {report['accuracy']:.3f} is below --min-accuracy {min_accuracy}", err=True)
+    gates = (("accuracy", "--min-accuracy", min_accuracy), ("urgent_recall", "--min-urgent-recall", min_urgent_recall),
+             ("urgent_precision", "--min-urgent-precision", min_urgent_precision))
+    below = [(key, flag, floor) for key, flag, floor in gates if floor is not None and report[key] < floor]
+    for key, flag, floor in below:  # every gate that failed, so one run tells the admin all of it
+        click.echo(f"{key.replace('_', ' ')} {report[key]:.3f} is below {flag} {floor}", err=True)
+    if below:
         sys.exit(1)
 
 

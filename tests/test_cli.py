@@ -189,6 +189,21 @@ def test_rules_eval_report_and_accuracy_gate(tmp_path):
     assert gate.returncode == 1 and "below --min-accuracy" in gate.stderr
 
 
+def test_rules_eval_gates_on_urgent_recall_and_precision(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"text": "电梯里有人被困！", "category": "电梯", "urgency": "紧急"},
+        {"text": "楼下广场舞太吵了", "category": "噪音", "urgency": "紧急"},  # deliberately wrong: recall 0.5
+        {"text": "物业费怎么交", "category": "收费", "urgency": "一般"},
+    ]), encoding="utf-8")
+    assert wuye("rules", "eval", "--min-urgent-recall", "0.5", "--min-urgent-precision", "1", str(data),
+                cwd=tmp_path).returncode == 0
+    gate = wuye("rules", "eval", "--min-urgent-recall", "0.97", "--min-accuracy", "1.1", str(data), cwd=tmp_path)
+    assert gate.returncode == 1
+    assert "urgent recall 0.500 is below --min-urgent-recall 0.97" in gate.stderr
+    assert "below --min-accuracy" in gate.stderr  # every failed gate is named
+
+
 def test_rules_eval_refuses_a_bad_data_line(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"text": "x", "category": "其他", "urgency": "一般"}\nnot json\n', encoding="utf-8")
