@@ -50,7 +50,7 @@ def test_someone_trapped_in_a_lift_is_always_urgent(clf, text):
 
 
 @pytest.mark.parametrize("traditional, simplified", [
-    ("樓道裡有燃氣味", "楼道里有燃气味"),  # 燃氣味 alone was 环境卫生 / 一般 before conversion
+    ("樓道裡有燃氣味", "楼道里有燃气味"),  # was 环境卫生 / 一般 before traditional script was converted
     ("電梯裡有人被困！", "电梯里有人被困！"),
     ("樓上漏水到我家天花板，一直在滴", "楼上漏水到我家天花板，一直在滴"),
 ])
