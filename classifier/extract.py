@@ -63,7 +63,10 @@ def normalize(text: str) -> str:
         text = unicodedata.normalize("NFKC", text)
     convert, traditional = _t2s()
     if traditional.search(text):  # most messages: one scan in C, no conversion
-        text = convert(text)
+        try:
+            text = convert(text)
+        except UnicodeEncodeError:  # a lone surrogate (a stray byte in argv) cannot go to OpenCC
+            text = convert(text.encode("utf-8", "replace").decode("utf-8"))
     return text.strip().lower()
 
 

@@ -46,6 +46,7 @@ def test_phone():
 def test_normalize_reads_traditional_script_as_simplified():
     assert normalize("樓道裡有燃氣味") == "楼道里有燃气味"
     assert normalize("電梯壞咗，Ｂ座") == "电梯坏咗,b座"
+    assert normalize("樓\udcff道") == "楼?道"  # a stray byte from argv must not stop it
 
 
 @pytest.mark.parametrize("text", ["楼道里有燃气味", "厨房著火了", "乾隆路3号", "3栋电梯坏了"])
