@@ -234,6 +234,7 @@ def _classifier(config_path: str, rules_path: str | None) -> Classifier:
 def _explain_text(r: dict) -> str:
     lines = [f"category: {r['category']} (score {r['score']:.2f}, department {r['department']})",
              f"urgency:  {r['urgency']} — {r['urgency_reason']}",
+             f"read as:  {r['read_as']}",
              f"tokens:   {' / '.join(r['tokens'])}", "rules fired:"]
     lines += [f"  {h['word']} → {h['target']}" + (f" (+{h['weight']:g})" if h["weight"] else "")
               + (" [does not count]" if h["cancelled"] else "") for h in r["rules"]] or ["  (none)"]

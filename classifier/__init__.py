@@ -157,11 +157,12 @@ class Classifier:
 
     def explain(self, text: str) -> dict[str, object]:
         """classify(text) as a JSON-ready mapping with tokens, rules, scores and the model's
-        strongest character pieces for the chosen category and urgency."""
+        strongest character pieces for the chosen category and urgency; `read_as` is the text
+        as the rules and the model read it (full-width and traditional characters converted)."""
         result = self.classify(text)
         d = result.as_dict(explain=True)
+        norm = d["read_as"] = normalize(text)
         if self.model is not None:
-            norm = normalize(text)
             d["model_pieces"] = {label: self.model.strongest(norm, label)
                                  for label in (result.category, result.urgency)
                                  if label in self.model.categories or label in self.model.levels}

@@ -153,6 +153,13 @@ def test_classify_explain_shows_tokens_rules_scores_and_why(tmp_path):
     assert "tokens:" in out and "楼道灯" in out and "→ 维修" in out
     assert "keyword points:" in out and "urgency:  一般" in out and "can wait" in out
     assert "model (weight × margin): 维修" in out and "pieces for 维修:" in out
+    assert "read as:  不急,有空来看看楼道灯" in out  # full-width punctuation folded
+
+
+def test_classify_explain_shows_the_text_as_read_when_traditional(tmp_path):
+    done = wuye("classify", "--explain", "樓道裡有燃氣味", cwd=tmp_path)
+    assert done.returncode == 0 and "read as:  楼道里有燃气味" in done.stdout
+    assert "燃气味 → 消防" in done.stdout
 
 
 def test_rules_check_names_the_key(tmp_path):
