@@ -2,8 +2,12 @@
 
 Issue #3's targets for held-out data: category accuracy >= 0.90, 紧急 recall >= 0.97, 紧急
 precision >= 0.80. Each held-out part asserts the targets it meets; where it falls short the
-measured figure rounded down is asserted instead (holdout3's recall 0.952; see
-bench/README.md), so a change that makes it worse fails here instead of passing unnoticed.
+measured figure rounded down is asserted instead (holdout18a's recall 0.969, holdout18b's
+0.933, holdout18c's 0.962, holdout3's 0.964; see bench/README.md), so a change that makes it
+worse fails here instead of passing unnoticed.
+
+messages_holdout18a, 18b and 18c were written by three other hands, who never saw the
+repository, and read only to score them, once, after round 15's design was committed.
 
 messages_holdout, 2 and 3 have been scored after every design round and are used to choose
 urgent_margin: they are validation sets now, not blind ones; their urgency labels were
@@ -29,7 +33,10 @@ TARGETS = {"accuracy": 0.90, "urgent_recall": 0.97, "urgent_precision": 0.80}
 FLOORS = {  # the targets, except where a part falls short of one: there its figure rounded down
     "messages_holdout.jsonl": TARGETS,
     "messages_holdout2.jsonl": TARGETS,
-    "messages_holdout3.jsonl": {**TARGETS, "urgent_recall": 0.95},
+    "messages_holdout3.jsonl": {**TARGETS, "urgent_recall": 0.96},
+    "messages_holdout18a.jsonl": {**TARGETS, "urgent_recall": 0.96},
+    "messages_holdout18b.jsonl": {**TARGETS, "urgent_recall": 0.93},
+    "messages_holdout18c.jsonl": {**TARGETS, "urgent_recall": 0.96},
 }
 HELD_OUT = tuple(FLOORS)
 
