@@ -1,0 +1,128 @@
+"""The fitted model's two thresholds, chosen by the rules every design round has used.
+
+cap_margin, the CV rule: for each tuning set, fit the model on all the others and classify the
+one left out (leave-one-set-out); at urgent_margin -0.1, start at cap_margin 0.8 and step down
+to 0.5, 0.3 and 0.0 while a step gains at least as many emergencies as it adds false alarms.
+urgent_margin, the validation rule: with the packaged model, the lowest of -0.3 ... 0.1 where
+every floor of the validation sets (holdout, holdout2, holdout3; the floors are those of
+tests/test_rules_quality.py) holds. The held-out sets are not read.
+Usage: python bench/thresholds.py [--procs 2]   (about 10 minutes on 2 cores for 59 sets)
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import sys
+import tempfile
+import warnings
+from multiprocessing import Pool
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from _common import save_result  # noqa: E402
+from classifier import Classifier  # noqa: E402
+from classifier.evaluate import evaluate, read_examples  # noqa: E402
+from classifier.extract import normalize  # noqa: E402
+from classifier.model import fit_model, save_model  # noqa: E402
+from classifier.rules import load_rules  # noqa: E402
+from test_rules_quality import FLOORS  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+VALIDATION = ("messages_holdout.jsonl", "messages_holdout2.jsonl", "messages_holdout3.jsonl")
+URGENT_MARGINS = (-0.3, -0.2, -0.1, 0.0, 0.1)
+CAP_MARGINS = (0.8, 0.5, 0.3, 0.0)
+CV_URGENT_MARGIN = -0.1
+CACHE = Path(tempfile.mkdtemp(prefix="wuye-thresholds-"))
+
+
+def tuning_files() -> list[Path]:
+    """The tuning sets the packaged model is fitted on (tests/data/unfitted/ is not read)."""
+    return sorted(DATA.glob("messages_dev*.jsonl")) + [DATA / "messages_tune.jsonl"]
+
+
+def at(base: Classifier, urgent: float, cap: float) -> Classifier:
+    """The same classifier (rules, model, tokenizer) with other thresholds."""
+    clf = copy.copy(base)
+    clf.rules = dataclasses.replace(base.rules, model=dataclasses.replace(
+        base.rules.model, urgent_margin=urgent, cap_margin=cap))
+    return clf
+
+
+def with_model(model_file: Path | None) -> Classifier:
+    """The shipped rules with the model in model_file (None: the packaged one)."""
+    rules = load_rules()
+    if model_file is not None:
+        rules = dataclasses.replace(rules, model=dataclasses.replace(rules.model, path=model_file))
+    return Classifier(rules, CACHE)
+
+
+def left_out(i: int) -> dict[str, list[int]]:
+    """Fit on every tuning set but the i-th; (missed, false alarms) on it per cap_margin."""
+    files = tuning_files()
+    examples = [e for j, f in enumerate(files) if j != i for e in read_examples(f)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # liblinear's "increase the number of iterations"
+        model = fit_model([normalize(e.text) for e in examples], [e.category for e in examples],
+                          [e.urgency for e in examples])
+    path = CACHE / f"fold{i}.zip"
+    save_model(model, path)
+    base, held = with_model(path), read_examples(files[i])
+    counts = {}
+    for cap in CAP_MARGINS:
+        clf = at(base, CV_URGENT_MARGIN, cap)
+        labels = [(e.urgency == "紧急", clf.classify(e.text).urgency == "紧急") for e in held]
+        counts[str(cap)] = [sum(u and not p for u, p in labels), sum(p and not u for u, p in labels)]
+    return counts
+
+
+def cv_rule(folds: list[dict[str, list[int]]]) -> tuple[float, dict[str, list[int]]]:
+    """The lowest cap_margin reached by steps that each gain at least as many emergencies as
+    they add false alarms, and the summed (missed, false alarms) per cap_margin."""
+    totals = {str(c): [sum(f[str(c)][k] for f in folds) for k in (0, 1)] for c in CAP_MARGINS}
+    chosen = CAP_MARGINS[0]
+    for higher, lower in zip(CAP_MARGINS, CAP_MARGINS[1:]):
+        gained = totals[str(higher)][0] - totals[str(lower)][0]
+        added = totals[str(lower)][1] - totals[str(higher)][1]
+        if gained < added:
+            break
+        chosen = lower
+    return chosen, totals
+
+
+def validation_rule(cap: float) -> tuple[float | None, dict[str, dict[str, list[float]]]]:
+    """The lowest urgent_margin where every validation floor holds (None: none does), and the
+    (accuracy, 紧急 recall, 紧急 precision) of each validation set per urgent_margin."""
+    base, sets = with_model(None), {name: read_examples(DATA / name) for name in VALIDATION}
+    table, chosen = {}, None
+    for urgent in URGENT_MARGINS:
+        clf = at(base, urgent, cap)
+        reports = {name: evaluate(clf, rows) for name, rows in sets.items()}
+        table[str(urgent)] = {n: [r["accuracy"], r["urgent_recall"], r["urgent_precision"]] for n, r in reports.items()}
+        if chosen is None and all(reports[n][k] >= floor for n in VALIDATION for k, floor in FLOORS[n].items()):
+            chosen = urgent
+    return chosen, table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--procs", type=int, default=2)
+    args = ap.parse_args()
+    with Pool(args.procs) as pool:
+        folds = pool.map(left_out, range(len(tuning_files())), chunksize=1)
+    cap, totals = cv_rule(folds)
+    urgent, table = validation_rule(cap)
+    save_result("thresholds", {
+        "tuning_sets": len(folds),
+        "cv_missed_and_false_alarms_at_urgent_margin_-0.1": totals,
+        "cap_margin": cap,
+        "validation_accuracy_recall_precision": table,
+        "urgent_margin": urgent,
+    })
+
+
+if __name__ == "__main__":
+    main()
