@@ -29,7 +29,7 @@ from classifier.evaluate import evaluate, read_examples  # noqa: E402
 from classifier.extract import normalize  # noqa: E402
 from classifier.model import fit_model, save_model  # noqa: E402
 from classifier.rules import load_rules  # noqa: E402
-from test_rules_quality import FLOORS  # noqa: E402
+from test_rules_quality import FLOORS, TUNING  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 VALIDATION = ("messages_holdout.jsonl", "messages_holdout2.jsonl", "messages_holdout3.jsonl")
@@ -37,11 +37,6 @@ URGENT_MARGINS = (-0.3, -0.2, -0.1, 0.0, 0.1)
 CAP_MARGINS = (0.8, 0.5, 0.3, 0.0)
 CV_URGENT_MARGIN = -0.1
 CACHE = Path(tempfile.mkdtemp(prefix="wuye-thresholds-"))
-
-
-def tuning_files() -> list[Path]:
-    """The tuning sets the packaged model is fitted on (tests/data/unfitted/ is not read)."""
-    return sorted(DATA.glob("messages_dev*.jsonl")) + [DATA / "messages_tune.jsonl"]
 
 
 def at(base: Classifier, urgent: float, cap: float) -> Classifier:
@@ -62,7 +57,7 @@ def with_model(model_file: Path | None) -> Classifier:
 
 def left_out(i: int) -> dict[str, list[int]]:
     """Fit on every tuning set but the i-th; (missed, false alarms) on it per cap_margin."""
-    files = tuning_files()
+    files = [DATA / name for name in TUNING]  # the packaged model's files, in its order
     examples = [e for j, f in enumerate(files) if j != i for e in read_examples(f)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # liblinear's "increase the number of iterations"
@@ -112,7 +107,7 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2)
     args = ap.parse_args()
     with Pool(args.procs) as pool:
-        folds = pool.map(left_out, range(len(tuning_files())), chunksize=1)
+        folds = pool.map(left_out, range(len(TUNING)), chunksize=1)
     cap, totals = cv_rule(folds)
     urgent, table = validation_rule(cap)
     save_result("thresholds", {
