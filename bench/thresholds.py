@@ -6,7 +6,7 @@ to 0.5, 0.3 and 0.0 while a step gains at least as many emergencies as it adds f
 urgent_margin, the validation rule: with the packaged model, the lowest of -0.3 ... 0.1 where
 every floor of the validation sets (holdout, holdout2, holdout3; the floors are those of
 tests/test_rules_quality.py) holds. The held-out sets are not read.
-Usage: python bench/thresholds.py [--procs 2]   (about 10 minutes on 2 cores for 59 sets)
+Usage: python bench/thresholds.py [--procs 2]   (about 15 minutes on 2 cores for 64 sets)
 """
 from __future__ import annotations
 
