@@ -28,6 +28,19 @@ class Hit(NamedTuple):
     # denied (没有), hypothetical or past (万一, 上次), inside a false friend, or ending inside
     # the next word (被电 in 被/电动车)
     cancelled: bool = False
+    # the rules key it came from, set where the target alone does not tell (an urgency level
+    # can come from urgency.keywords or from a category's escalate or cap); see rule_key
+    rule: str = ""
+
+    def rule_key(self) -> str:
+        """The rules key this hit came from, e.g. categories.消防.escalate (for explain)."""
+        if self.rule:
+            return self.rule
+        if self.target == "negation":
+            return "urgency.negations"
+        if self.target == "intensifier":
+            return "urgency.intensifiers"
+        return f"categories.{self.target}.keywords"
 
 
 class Classification(NamedTuple):
@@ -58,7 +71,7 @@ class Classification(NamedTuple):
         }
         if explain:
             d["tokens"] = list(self.tokens)
-            d["rules"] = [h._asdict() for h in self.hits]
+            d["rules"] = [{**h._asdict(), "rule": h.rule_key()} for h in self.hits]
             d["scores"] = dict(sorted(self.scores.items(), key=lambda kv: -kv[1]))
             d["urgency_reason"] = self.urgency_reason
             d["model_scores"] = {c: round(v, 3) for c, v in sorted(self.model_scores.items(), key=lambda kv: -kv[1])}
@@ -122,14 +135,15 @@ class Classifier:
             if word in r.urgency_index or word in r.scoped:
                 masked = any(s <= pos and pos + len(word) <= e for s, e in masks)
                 found.append((word, masked or _cancelled(pos, r.negator_window, clause_starts, cancellers), pos))
-        urgent = [Hit(w, r.urgency_index[w][0], r.urgency_index[w][1], c) for w, c, _ in found if w in r.urgency_index]
+        urgent = [Hit(w, level, weight, c, f"urgency.keywords.{level}")
+                  for w, c, _ in found if w in r.urgency_index for level, weight in (r.urgency_index[w],)]
         totals = self._totals(scores, model_scores)
         category = self._pick(totals, found)
         cat = r.categories[category]
-        urgent += [Hit(w, cat.escalate[w], 1.0, c) for w, c, _ in found if w in cat.escalate]
+        urgent += [Hit(w, cat.escalate[w], 1.0, c, f"categories.{category}.escalate") for w, c, _ in found if w in cat.escalate]
         hits += urgent
         urgency, reason = self._urgency(cat.urgency, urgent, norm, waits, intensified, model_urgency)
-        capped = [Hit(w, cat.cap[w], 0.0) for w, c, _ in found if w in cat.cap and not c]
+        capped = [Hit(w, cat.cap[w], 0.0, False, f"categories.{category}.cap") for w, c, _ in found if w in cat.cap and not c]
         if capped and not any(h.target == "紧急" and not h.cancelled for h in urgent if h.word in r.urgency_index):
             cap = max(capped, key=lambda h: _RANK[h.target])  # the least serious cap is the one that holds
             why = self._cap_released(found, cat, norm, clause_starts, model_urgency) \

@@ -102,6 +102,15 @@ def test_result_explains_itself(clf):
     assert d["scores"]["漏水"] > 0 and d["model_scores"]["漏水"] > 0
     assert r.score == pytest.approx(d["scores"]["漏水"] + d["model_scores"]["漏水"], abs=1e-3)
     assert "往下滴" in d["urgency_reason"]
+    assert {"categories.漏水.keywords"} <= {rule["rule"] for rule in d["rules"]}
+
+
+def test_each_hit_names_the_rules_key_it_came_from(clf):
+    """A cap holds a leak "好几天了" at 重要; explain must point at the table an admin edits."""
+    hits = clf.classify("楼上漏水好几天了，一直往下滴").hits
+    keys = {(h.word, h.rule_key()) for h in hits}
+    assert ("往下滴", "categories.漏水.keywords") in keys
+    assert ("好几天", "categories.漏水.cap") in keys and ("往下滴", "categories.漏水.escalate") in keys
 
 
 def test_keywords_inside_longer_dictionary_words_count(clf):

@@ -156,6 +156,17 @@ def test_classify_explain_shows_tokens_rules_scores_and_why(tmp_path):
     assert "read as:  不急,有空来看看楼道灯" in out  # full-width punctuation folded
 
 
+def test_classify_explain_names_the_rules_key_of_each_rule(tmp_path):
+    """燃气味 is both a global 紧急 phrase and 消防's escalate phrase: two lines, told apart."""
+    done = wuye("classify", "--explain", "楼道里有燃气味，不急", cwd=tmp_path)
+    assert done.returncode == 0
+    out = done.stdout
+    assert "燃气味 → 消防 (+4.5)  (categories.消防.keywords)" in out
+    assert "燃气味 → 紧急 (+1)  (urgency.keywords.紧急)" in out
+    assert "燃气味 → 紧急 (+1)  (categories.消防.escalate)" in out
+    assert "不急 → negation  (urgency.negations)" in out
+
+
 def test_classify_explain_shows_the_text_as_read_when_traditional(tmp_path):
     done = wuye("classify", "--explain", "樓道裡有燃氣味", cwd=tmp_path)
     assert done.returncode == 0 and "read as:  楼道里有燃气味" in done.stdout
