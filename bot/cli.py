@@ -290,18 +290,27 @@ def rules_check(config_path: str, file: str | None) -> None:
               help="Exit non-zero when the share of 紧急 messages labelled 紧急 is below this.")
 @click.option("--min-urgent-precision", type=float, default=None,
               help="Exit non-zero when the share of messages labelled 紧急 that are 紧急 is below this.")
+@click.option("--baseline", "baseline_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Another rules file (e.g. the one in force): show its figures beside these and every "
+                   "message whose label changes.")
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
 def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accuracy: float | None,
-               min_urgent_recall: float | None, min_urgent_precision: float | None, data: str) -> None:
+               min_urgent_recall: float | None, min_urgent_precision: float | None,
+               baseline_path: str | None, data: str) -> None:
     """Classify labelled DATA (JSON lines: text, category, urgency) and report how the rules did."""
-    from classifier.evaluate import evaluate, format_report, read_examples
+    from classifier.evaluate import compare, evaluate, format_comparison, format_report, read_examples
 
     clf = _classifier(config_path, rules_path)
+    baseline = _classifier(config_path, baseline_path) if baseline_path else None
     try:
-        report = evaluate(clf, read_examples(Path(data)))
+        examples = read_examples(Path(data))
+        report = compare(clf, baseline, examples) if baseline else evaluate(clf, examples)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(json.dumps(report, ensure_ascii=False) if as_json else format_report(report))
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        click.echo(format_report(report) + (format_comparison(report) if baseline else ""))
     gates = (("accuracy", "--min-accuracy", min_accuracy), ("urgent_recall", "--min-urgent-recall", min_urgent_recall),
              ("urgent_precision", "--min-urgent-precision", min_urgent_precision))
     below = [(key, flag, floor) for key, flag, floor in gates if floor is not None and report[key] < floor]

@@ -38,7 +38,58 @@ def read_examples(path: Path) -> list[Example]:
 def evaluate(clf: Classifier, examples: Iterable[Example]) -> dict:
     """The whole report as a JSON-ready mapping."""
     rows = list(examples)
+    return _report(clf, rows, [clf.classify(e.text) for e in rows])
+
+
+def compare(clf: Classifier, baseline: Classifier, examples: Iterable[Example]) -> dict:
+    """evaluate(clf) plus the baseline's summary figures and every message whose label differs
+    between the two: "mended" (the baseline was wrong, clf is right), "broken" (the other way
+    round) or "still wrong"; so an admin sees what a rule edit changes before it goes live."""
+    rows = list(examples)
     predicted = [clf.classify(e.text) for e in rows]
+    before = [baseline.classify(e.text) for e in rows]
+    report = _report(clf, rows, predicted)
+    old = _report(clf, rows, before)
+    report["baseline"] = {k: old[k] for k in SUMMARY}
+    report["changed"] = [
+        {"change": _change((e.category, e.urgency), (b.category, b.urgency), (p.category, p.urgency)),
+         "text": e.text, "expected": [e.category, e.urgency], "was": [b.category, b.urgency],
+         "now": [p.category, p.urgency]}
+        for e, b, p in zip(rows, before, predicted) if (b.category, b.urgency) != (p.category, p.urgency)
+    ]
+    return report
+
+
+SUMMARY = ("accuracy", "urgency_accuracy", "urgent_recall", "urgent_precision")
+_LABELS = {"accuracy": "category accuracy", "urgency_accuracy": "urgency accuracy",
+           "urgent_recall": "紧急 recall", "urgent_precision": "紧急 precision"}
+
+
+def _change(expected: tuple[str, str], was: tuple[str, str], now: tuple[str, str]) -> str:
+    if now == expected:
+        return "mended"
+    return "broken" if was == expected else "still wrong"
+
+
+def format_comparison(report: dict) -> str:
+    """The baseline's figures beside these rules', then every message whose label changed."""
+    base = report["baseline"]
+    lines = ["", f"{'':<18}	baseline	these rules"]
+    for key in SUMMARY:
+        lines.append(f"{_LABELS[key]:<18}	{base[key]:.3f}		{report[key]:.3f}	({report[key] - base[key]:+.3f})")
+    changed = report["changed"]
+    counts = Counter(c["change"] for c in changed)
+    lines += ["", f"changed ({len(changed)}): {counts['mended']} mended, {counts['broken']} broken, "
+                  f"{counts['still wrong']} still wrong"]
+    order = {"broken": 0, "mended": 1, "still wrong": 2}
+    for c in sorted(changed, key=lambda c: order[c["change"]]):
+        lines.append(f"  {c['change']:<11} expected {'/'.join(c['expected'])} was {'/'.join(c['was'])} "
+                     f"now {'/'.join(c['now'])}  {c['text']}")
+    return "\n".join(lines)
+
+
+def _report(clf: Classifier, rows: list[Example], predicted: list) -> dict:
+    """The report for rows labelled as predicted (clf's categories order the tables)."""
     cats = sorted({e.category for e in rows} | set(clf.rules.categories), key=_order(clf))
     confusion = Counter((e.category, p.category) for e, p in zip(rows, predicted))
     per_category = {c: _prf(confusion, c, cats) for c in cats}

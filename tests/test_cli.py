@@ -222,6 +222,61 @@ def test_rules_eval_gates_on_urgent_recall_and_precision(tmp_path):
     assert "below --min-accuracy" in gate.stderr  # every failed gate is named
 
 
+def _rules_without_model(tmp_path: Path) -> Path:
+    from classifier.rules import DEFAULT_RULES_PATH
+
+    off = tmp_path / "off.toml"
+    text, n = re.subn(r"(?m)^enabled = true", "enabled = false", DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+    assert n == 1
+    off.write_text(text, encoding="utf-8")
+    return off
+
+
+def test_rules_eval_baseline_shows_both_figures_and_every_changed_message(tmp_path):
+    """Keyword rules alone as the baseline: each message whose label differs is listed once,
+    as mended, broken or still wrong, and the counts swap when the two files swap."""
+    from classifier import Classifier
+    from classifier.rules import DEFAULT_RULES_PATH
+
+    off = _rules_without_model(tmp_path)
+    data = tmp_path / "d.jsonl"
+    lines = (Path(__file__).parent / "data" / "messages_holdout.jsonl").read_text(encoding="utf-8").splitlines()[:60]
+    data.write_text("\n".join(lines), encoding="utf-8")
+    rows = [json.loads(line) for line in lines]
+    new, old = Classifier.from_file(cache_dir=tmp_path), Classifier.from_file(off, cache_dir=tmp_path)
+    def labels(clf: Classifier) -> list[list[str]]:
+        return [[r.category, r.urgency] for r in (clf.classify(row["text"]) for row in rows)]
+
+    differ = [(row, o, n) for row, o, n in zip(rows, labels(old), labels(new)) if o != n]
+    assert differ  # the model changes some labels on these messages, or this test proves nothing
+
+    report = json.loads(wuye("rules", "eval", "--json", "--baseline", str(off), str(data), cwd=tmp_path).stdout)
+    assert [(c["text"], c["was"], c["now"]) for c in report["changed"]] == [(r["text"], o, n) for r, o, n in differ]
+    expected = {c["text"]: [c["category"], c["urgency"]] for c in rows}
+    for c in report["changed"]:
+        right_now, right_before = c["now"] == expected[c["text"]], c["was"] == expected[c["text"]]
+        assert c["change"] == ("mended" if right_now else "broken" if right_before else "still wrong")
+    assert report["baseline"]["accuracy"] < report["accuracy"]
+
+    mended = sum(c["change"] == "mended" for c in report["changed"])
+    broken = sum(c["change"] == "broken" for c in report["changed"])
+    text = wuye("rules", "eval", "--baseline", str(off), str(data), cwd=tmp_path).stdout
+    assert f"changed ({len(differ)}): {mended} mended, {broken} broken" in text
+    assert f"{report['baseline']['accuracy']:.3f}\t\t{report['accuracy']:.3f}" in text
+    swapped = wuye("rules", "eval", "--rules", str(off), "--baseline", str(DEFAULT_RULES_PATH), str(data), cwd=tmp_path)
+    assert f"changed ({len(differ)}): {broken} mended, {mended} broken" in swapped.stdout
+
+
+def test_rules_eval_refuses_a_broken_baseline_naming_the_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(_rules_without_model(tmp_path).read_text(encoding="utf-8").replace(
+        'fallback = "其他"', 'fallback = "不存在"', 1), encoding="utf-8")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "电梯里有人被困", "category": "电梯", "urgency": "紧急"}\n', encoding="utf-8")
+    done = wuye("rules", "eval", "--baseline", str(bad), str(data), cwd=tmp_path)
+    assert done.returncode != 0 and "fallback:" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_rules_eval_refuses_a_bad_data_line(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"text": "x", "category": "其他", "urgency": "一般"}\nnot json\n', encoding="utf-8")
