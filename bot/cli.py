@@ -237,7 +237,8 @@ def _explain_text(r: dict) -> str:
              f"read as:  {r['read_as']}",
              f"tokens:   {' / '.join(r['tokens'])}", "rules fired:"]
     lines += [f"  {h['word']} → {h['target']}" + (f" (+{h['weight']:g})" if h["weight"] else "")
-              + (" [does not count]" if h["cancelled"] else "") + f"  ({h['rule']})" for h in r["rules"]] or ["  (none)"]
+              + (" [does not count]" if h["cancelled"] else "") + f"  ({h['rule']})"
+              for h in r["rules"]] or ["  (none)"]
     lines.append("keyword points: " + (", ".join(f"{c} {s:g}" for c, s in list(r["scores"].items())[:5]) or "none"))
     if r.get("model_scores"):
         lines.append("model (weight × margin): " + ", ".join(f"{c} {s:+.2f}" for c, s in list(r["model_scores"].items())[:5]))

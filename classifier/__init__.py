@@ -135,15 +135,17 @@ class Classifier:
             if word in r.urgency_index or word in r.scoped:
                 masked = any(s <= pos and pos + len(word) <= e for s, e in masks)
                 found.append((word, masked or _cancelled(pos, r.negator_window, clause_starts, cancellers), pos))
-        urgent = [Hit(w, level, weight, c, f"urgency.keywords.{level}")
-                  for w, c, _ in found if w in r.urgency_index for level, weight in (r.urgency_index[w],)]
+        urgent = [Hit(w, u[0], u[1], c, f"urgency.keywords.{u[0]}")
+                  for w, c, _ in found if (u := r.urgency_index.get(w))]
         totals = self._totals(scores, model_scores)
         category = self._pick(totals, found)
         cat = r.categories[category]
-        urgent += [Hit(w, cat.escalate[w], 1.0, c, f"categories.{category}.escalate") for w, c, _ in found if w in cat.escalate]
+        urgent += [Hit(w, cat.escalate[w], 1.0, c, f"categories.{category}.escalate")
+                   for w, c, _ in found if w in cat.escalate]
         hits += urgent
         urgency, reason = self._urgency(cat.urgency, urgent, norm, waits, intensified, model_urgency)
-        capped = [Hit(w, cat.cap[w], 0.0, False, f"categories.{category}.cap") for w, c, _ in found if w in cat.cap and not c]
+        capped = [Hit(w, cat.cap[w], 0.0, False, f"categories.{category}.cap")
+                  for w, c, _ in found if w in cat.cap and not c]
         if capped and not any(h.target == "紧急" and not h.cancelled for h in urgent if h.word in r.urgency_index):
             cap = max(capped, key=lambda h: _RANK[h.target])  # the least serious cap is the one that holds
             why = self._cap_released(found, cat, norm, clause_starts, model_urgency) \

@@ -244,6 +244,7 @@ def test_rules_eval_baseline_shows_both_figures_and_every_changed_message(tmp_pa
     data.write_text("\n".join(lines), encoding="utf-8")
     rows = [json.loads(line) for line in lines]
     new, old = Classifier.from_file(cache_dir=tmp_path), Classifier.from_file(off, cache_dir=tmp_path)
+
     def labels(clf: Classifier) -> list[list[str]]:
         return [[r.category, r.urgency] for r in (clf.classify(row["text"]) for row in rows)]
 
