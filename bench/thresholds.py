@@ -3,10 +3,15 @@
 cap_margin, the CV rule: for each tuning set, fit the model on all the others and classify the
 one left out (leave-one-set-out); at urgent_margin -0.1, start at cap_margin 0.8 and step down
 to 0.5, 0.3 and 0.0 while a step gains at least as many emergencies as it adds false alarms.
-urgent_margin, the validation rule: with the packaged model, the lowest of -0.3 ... 0.1 where
-every floor of the validation sets (holdout, holdout2, holdout3; the floors are those of
-tests/test_rules_quality.py) holds. The held-out sets are not read.
-Usage: python bench/thresholds.py [--procs 2]   (about 15 minutes on 2 cores for 64 sets)
+urgent_margin, the validation rule (the default): with the packaged model, the lowest of
+-0.3 ... 0.1 where every floor of the validation sets (holdout, holdout2, holdout3; the floors
+are those of tests/test_rules_quality.py) holds. Or, with --urgent-rule cv, the CV rule proposed
+after round 16 (bench/README.md): the highest of -0.5 ... 0.1 at which CV 紧急 recall is at
+least 0.97 with CV precision at least 0.85 (none: the validation rule's choice).
+Also written: CV category accuracy and CV missed / false alarms / recall / precision for every
+urgent_margin at the chosen cap_margin. The held-out sets are not read.
+Usage: python bench/thresholds.py [--procs 2] [--urgent-rule validation|cv]
+(about 15 minutes on 2 cores for 64 sets)
 """
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ VALIDATION = ("messages_holdout.jsonl", "messages_holdout2.jsonl", "messages_hol
 URGENT_MARGINS = (-0.3, -0.2, -0.1, 0.0, 0.1)
 CAP_MARGINS = (0.8, 0.5, 0.3, 0.0)
 CV_URGENT_MARGIN = -0.1
+CURVE = (-0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1)  # urgent margins tabled in CV (and tried by the CV rule)
+CV_MIN_RECALL, CV_MIN_PRECISION = 0.97, 0.85
 CACHE = Path(tempfile.mkdtemp(prefix="wuye-thresholds-"))
 
 
@@ -56,7 +63,8 @@ def with_model(model_file: Path | None) -> Classifier:
 
 
 def left_out(i: int) -> dict[str, list[int]]:
-    """Fit on every tuning set but the i-th; (missed, false alarms) on it per cap_margin."""
+    """Fit on every tuning set but the i-th; on it, (missed, false alarms, emergencies) per
+    "cap/urgent" pair of margins, and (right categories, messages) under "category"."""
     files = [DATA / name for name in TUNING]  # the packaged model's files, in its order
     examples = [e for j, f in enumerate(files) if j != i for e in read_examples(f)]
     with warnings.catch_warnings():
@@ -66,18 +74,25 @@ def left_out(i: int) -> dict[str, list[int]]:
     path = CACHE / f"fold{i}.zip"
     save_model(model, path)
     base, held = with_model(path), read_examples(files[i])
-    counts = {}
+    counts = {"category": [sum(base.classify(e.text).category == e.category for e in held), len(held)]}
     for cap in CAP_MARGINS:
-        clf = at(base, CV_URGENT_MARGIN, cap)
-        labels = [(e.urgency == "紧急", clf.classify(e.text).urgency == "紧急") for e in held]
-        counts[str(cap)] = [sum(u and not p for u, p in labels), sum(p and not u for u, p in labels)]
+        for urgent in sorted({*CURVE, CV_URGENT_MARGIN}):
+            clf = at(base, urgent, cap)
+            labels = [(e.urgency == "紧急", clf.classify(e.text).urgency == "紧急") for e in held]
+            counts[f"{cap}/{urgent}"] = [sum(u and not p for u, p in labels), sum(p and not u for u, p in labels),
+                                         sum(u for u, _ in labels)]
     return counts
+
+
+def summed(folds: list[dict[str, list[int]]], key: str) -> list[int]:
+    """One count list summed over the folds."""
+    return [sum(col) for col in zip(*(f[key] for f in folds))]
 
 
 def cv_rule(folds: list[dict[str, list[int]]]) -> tuple[float, dict[str, list[int]]]:
     """The lowest cap_margin reached by steps that each gain at least as many emergencies as
     they add false alarms, and the summed (missed, false alarms) per cap_margin."""
-    totals = {str(c): [sum(f[str(c)][k] for f in folds) for k in (0, 1)] for c in CAP_MARGINS}
+    totals = {str(c): summed(folds, f"{c}/{CV_URGENT_MARGIN}")[:2] for c in CAP_MARGINS}
     chosen = CAP_MARGINS[0]
     for higher, lower in zip(CAP_MARGINS, CAP_MARGINS[1:]):
         gained = totals[str(higher)][0] - totals[str(lower)][0]
@@ -102,19 +117,46 @@ def validation_rule(cap: float) -> tuple[float | None, dict[str, dict[str, list[
     return chosen, table
 
 
+def cv_curve(folds: list[dict[str, list[int]]], cap: float) -> dict[str, list[float]]:
+    """(missed, false alarms, 紧急 recall, 紧急 precision) summed over the folds per urgent_margin."""
+    curve = {}
+    for urgent in CURVE:
+        missed, false_alarms, emergencies = summed(folds, f"{cap}/{urgent}")
+        found = emergencies - missed
+        curve[str(urgent)] = [missed, false_alarms, round(found / emergencies, 4),
+                              round(found / (found + false_alarms), 4)]
+    return curve
+
+
+def cv_urgent_rule(curve: dict[str, list[float]]) -> float | None:
+    """The highest urgent_margin with CV recall >= CV_MIN_RECALL and precision >= CV_MIN_PRECISION."""
+    good = [float(u) for u, (_, _, recall, precision) in curve.items()
+            if recall >= CV_MIN_RECALL and precision >= CV_MIN_PRECISION]
+    return max(good, default=None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--urgent-rule", choices=("validation", "cv"), default="validation")
     args = ap.parse_args()
     with Pool(args.procs) as pool:
         folds = pool.map(left_out, range(len(TUNING)), chunksize=1)
     cap, totals = cv_rule(folds)
     urgent, table = validation_rule(cap)
+    curve = cv_curve(folds, cap)
+    chosen = cv_urgent_rule(curve) if args.urgent_rule == "cv" else None
+    if chosen is not None:
+        urgent = chosen
+    right, messages = summed(folds, "category")
     save_result("thresholds", {
         "tuning_sets": len(folds),
+        "cv_category_accuracy": round(right / messages, 4),
         "cv_missed_and_false_alarms_at_urgent_margin_-0.1": totals,
         "cap_margin": cap,
+        "cv_missed_false_alarms_recall_precision_by_urgent_margin": curve,
         "validation_accuracy_recall_precision": table,
+        "urgent_rule": args.urgent_rule,
         "urgent_margin": urgent,
     })
 
