@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 import re
 import tomllib
@@ -307,6 +308,8 @@ class _Reader:
         v = self.get(key, default)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{self.prefix}{key}: must be a number")
+        if not math.isfinite(v):  # TOML allows nan and inf
+            raise ConfigError(f"{self.prefix}{key}: must be finite, not {v}")
         if v < lo:
             raise ConfigError(f"{self.prefix}{key}: must be >= {lo}")
         return float(v)

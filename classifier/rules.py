@@ -1,6 +1,7 @@
 """Keyword rules: load from TOML, validate naming the key, index for fast look-up."""
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,8 @@ def _number(table: dict[str, Any], key: str, default: float) -> float:
     v = table.get(key.rsplit(".", 1)[-1], default)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise RulesError(f"{key}: must be a number")
+    if not math.isfinite(v):  # TOML allows nan and inf; either would silently break every comparison
+        raise RulesError(f"{key}: must be finite, not {v}")
     return float(v)
 
 
@@ -220,6 +223,8 @@ def _keywords(key: str, kws: Any) -> dict[str, float]:
             raise RulesError(f"{key}: empty keyword")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
             raise RulesError(f"{key}.{word}: weight must be a number > 0")
+        if not math.isfinite(weight):  # nan makes every score comparison false; inf wins them all
+            raise RulesError(f"{key}.{word}: weight must be finite, not {weight}")
         if w in out:
             raise RulesError(f"{key}.{word}: keyword listed twice")
         out[w] = float(weight)

@@ -161,6 +161,14 @@ def test_keyword_in_two_categories_with_equal_weight_is_refused():
     (lambda r: r["urgency"].__setitem__("intensifier_cap", "特急"), "urgency.intensifier_cap"),
     (lambda r: r["urgency"].__setitem__("negations", ["不急", ""]), "urgency.negations"),
     (lambda r: r.__setitem__("categories", {}), "categories"),
+    # TOML has nan and inf: a nan weight makes every score comparison false, an inf one wins all
+    (lambda r: r["categories"]["噪音"]["keywords"].__setitem__("吵", float("nan")), "categories.噪音.keywords.吵"),
+    (lambda r: r["categories"]["噪音"]["keywords"].__setitem__("吵", float("inf")), "categories.噪音.keywords.吵"),
+    (lambda r: r["urgency"]["keywords"]["紧急"].__setitem__("被困", float("nan")), "urgency.keywords.紧急.被困"),
+    (lambda r: r["model"].__setitem__("weight", float("nan")), "model.weight"),
+    (lambda r: r["model"].__setitem__("urgent_margin", float("nan")), "model.urgent_margin"),
+    (lambda r: r["model"].__setitem__("veto_margin", float("-inf")), "model.veto_margin"),
+    (lambda r: r["model"].__setitem__("cap_margin", float("inf")), "model.cap_margin"),
 ])
 def test_bad_rules_name_the_key(mutate, key):
     raw = copy.deepcopy(RAW)

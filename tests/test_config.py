@@ -42,6 +42,8 @@ def test_config_is_frozen():
     ({**OK, "sla": {"重要": {"resolve": "tomorrow"}}}, "sla.重要.resolve"),
     ({**OK, "sla": {"超级": {}}}, "sla.超级"),
     ({**OK, "server": {"port": 70000}}, "server.port"),
+    ({**OK, "classifier": {"reload_seconds": float("nan")}}, "classifier.reload_seconds"),
+    ({**OK, "classifier": {"reload_seconds": float("inf")}}, "classifier.reload_seconds"),
     ({**OK, "server": "x"}, "server"),
     ({**OK, "property": {"timezone": "Mars/Olympus"}}, "property.timezone"),
     ({**OK, "property": {"buildings": [1, 2]}}, "property.buildings"),
