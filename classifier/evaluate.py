@@ -22,16 +22,24 @@ class Example:
 
 
 def read_examples(path: Path) -> list[Example]:
-    """Lines of {"text", "category", "urgency"}; a bad line is refused naming its number."""
+    """Lines of {"text", "category", "urgency"}; a bad line, or an urgency that is not one of the
+    three levels (a typo would silently count as a mistake), is refused naming its number."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise RulesError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             d = json.loads(line)
-            out.append(Example(str(d["text"]), str(d["category"]), str(d["urgency"])))
+            example = Example(str(d["text"]), str(d["category"]), str(d["urgency"]))
         except (ValueError, KeyError, TypeError):
             raise RulesError(f"{path}:{n}: expected a JSON object with text, category and urgency") from None
+        if example.urgency not in LEVELS:
+            raise RulesError(f"{path}:{n}: unknown urgency {example.urgency} (use {', '.join(LEVELS)})")
+        out.append(example)
     return out
 
 

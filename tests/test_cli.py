@@ -285,6 +285,22 @@ def test_rules_eval_refuses_a_bad_data_line(tmp_path):
     assert done.returncode != 0 and "d.jsonl:2" in done.stderr
 
 
+def test_rules_eval_refuses_an_unknown_urgency_label_naming_the_line(tmp_path):
+    """"紧 急" is a typo, not a fourth level: counted, it would make 紧急 recall 1.000 here."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "x", "category": "其他", "urgency": "一般"}\n'
+                    '{"text": "电梯里有人被困", "category": "电梯", "urgency": "紧 急"}\n', encoding="utf-8")
+    done = wuye("rules", "eval", str(data), cwd=tmp_path)
+    assert done.returncode != 0 and "d.jsonl:2: unknown urgency 紧 急" in done.stderr and not done.stdout
+
+
+def test_rules_eval_refuses_a_file_that_is_not_utf8(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_bytes('{"text": "楼道灯坏了", "category": "维修", "urgency": "一般"}\n'.encode("gbk"))
+    done = wuye("rules", "eval", str(data), cwd=tmp_path)
+    assert done.returncode != 0 and "not UTF-8 text" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_rules_suggest_proposes_words_from_mistakes(tmp_path):
     data = tmp_path / "d.jsonl"
     rows = [{"text": f"小区{n}号喷泉不喷", "category": "维修", "urgency": "一般"} for n in range(3)]
