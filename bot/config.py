@@ -131,6 +131,10 @@ def load_config(path: str | os.PathLike[str] | None, env: dict[str, str] | None 
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{p}: file not found (run `wuye init` to create one)") from None
+        except OSError as e:  # a directory, no permission
+            raise ConfigError(f"{p}: cannot be read: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{p}: not valid TOML: {e}") from None
         base = p.resolve().parent

@@ -86,6 +86,8 @@ def load_rules(path: Path | None = None) -> Rules:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RulesError(f"{p}: rules file not found") from None
+    except OSError as e:  # a directory, no permission: refused like a bad edit, the old rules stay
+        raise RulesError(f"{p}: cannot be read: {e.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise RulesError(f"{p}: not valid TOML: {e}") from None
     return parse_rules(raw, source=str(p))

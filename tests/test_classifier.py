@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import RulesError
 from classifier import Classifier
-from classifier.rules import DEFAULT_RULES_PATH, Rules, parse_rules
+from classifier.rules import DEFAULT_RULES_PATH, Rules, load_rules, parse_rules
 
 RAW = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
 
@@ -130,6 +130,12 @@ def _refused(raw: dict, key: str) -> None:
     with pytest.raises(RulesError) as e:
         parse_rules(raw)
     assert str(e.value).startswith(key), str(e.value)
+
+
+def test_a_rules_path_that_is_a_directory_is_refused_not_raised(tmp_path):
+    """The reloader keeps the old rules on a RulesError only; anything else would be a traceback."""
+    with pytest.raises(RulesError, match="cannot be read"):
+        load_rules(tmp_path)
 
 
 def test_unknown_urgency_is_refused_naming_the_key():

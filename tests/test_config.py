@@ -82,3 +82,11 @@ def test_unreadable_toml_is_refused_with_the_file_named(tmp_path):
     (tmp_path / "bad.toml").write_text("[wechat\ntoken=", encoding="utf-8")
     with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
         load_config(tmp_path / "bad.toml", env={})
+
+
+def test_a_config_that_is_a_directory_or_not_utf8_is_refused_with_the_file_named(tmp_path):
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(tmp_path, env={})
+    (tmp_path / "gbk.toml").write_bytes('[wechat]\ntoken = "物业"\n'.encode("gbk"))
+    with pytest.raises(ConfigError, match="gbk.toml: not UTF-8 text"):
+        load_config(tmp_path / "gbk.toml", env={})
