@@ -57,8 +57,7 @@ def compare(clf: Classifier, baseline: Classifier, examples: Iterable[Example]) 
     predicted = [clf.classify(e.text) for e in rows]
     before = [baseline.classify(e.text) for e in rows]
     report = _report(clf, rows, predicted)
-    old = _report(clf, rows, before)
-    report["baseline"] = {k: old[k] for k in SUMMARY}
+    report["baseline"] = _summary(rows, before)
     report["changed"] = [
         {"change": _change((e.category, e.urgency), (b.category, b.urgency), (p.category, p.urgency)),
          "text": e.text, "expected": [e.category, e.urgency], "was": [b.category, b.urgency],
@@ -68,7 +67,7 @@ def compare(clf: Classifier, baseline: Classifier, examples: Iterable[Example]) 
     return report
 
 
-SUMMARY = ("accuracy", "urgency_accuracy", "urgent_recall", "urgent_precision")
+# the summary figures, in report order, as format_comparison names them
 _LABELS = {"accuracy": "category accuracy", "urgency_accuracy": "urgency accuracy",
            "urgent_recall": "紧急 recall", "urgent_precision": "紧急 precision"}
 
@@ -82,9 +81,9 @@ def _change(expected: tuple[str, str], was: tuple[str, str], now: tuple[str, str
 def format_comparison(report: dict) -> str:
     """The baseline's figures beside these rules', then every message whose label changed."""
     base = report["baseline"]
-    lines = ["", f"{'':<18}	baseline	these rules"]
-    for key in SUMMARY:
-        lines.append(f"{_LABELS[key]:<18}	{base[key]:.3f}		{report[key]:.3f}	({report[key] - base[key]:+.3f})")
+    lines = ["", f"{'':<18}\tbaseline\tthese rules"]
+    for key, label in _LABELS.items():
+        lines.append(f"{label:<18}\t{base[key]:.3f}\t\t{report[key]:.3f}\t({report[key] - base[key]:+.3f})")
     changed = report["changed"]
     counts = Counter(c["change"] for c in changed)
     lines += ["", f"changed ({len(changed)}): {counts['mended']} mended, {counts['broken']} broken, "
@@ -101,14 +100,9 @@ def _report(clf: Classifier, rows: list[Example], predicted: list) -> dict:
     cats = sorted({e.category for e in rows} | set(clf.rules.categories), key=_order(clf))
     confusion = Counter((e.category, p.category) for e, p in zip(rows, predicted))
     per_category = {c: _prf(confusion, c, cats) for c in cats}
-    urgent = _urgent(rows, predicted)
-    n = len(rows) or 1
     return {
         "messages": len(rows),
-        "accuracy": round(sum(e.category == p.category for e, p in zip(rows, predicted)) / n, 4),
-        "urgency_accuracy": round(sum(e.urgency == p.urgency for e, p in zip(rows, predicted)) / n, 4),
-        "urgent_recall": urgent[0],
-        "urgent_precision": urgent[1],
+        **_summary(rows, predicted),
         "per_category": per_category,
         "confusion": {t: {p: confusion[(t, p)] for p in cats if confusion[(t, p)]} for t in cats},
         "urgency_confusion": {t: {p: c for (tt, p), c in Counter(
@@ -118,6 +112,18 @@ def _report(clf: Classifier, rows: list[Example], predicted: list) -> dict:
              "matched": list(p.matched), "urgency_reason": p.urgency_reason}
             for e, p in zip(rows, predicted) if (e.category, e.urgency) != (p.category, p.urgency)
         ],
+    }
+
+
+def _summary(rows: list[Example], predicted: list) -> dict[str, float]:
+    """Category and urgency accuracy, 紧急 recall and precision (the keys of _LABELS)."""
+    n = len(rows) or 1
+    recall, precision = _urgent(rows, predicted)
+    return {
+        "accuracy": round(sum(e.category == p.category for e, p in zip(rows, predicted)) / n, 4),
+        "urgency_accuracy": round(sum(e.urgency == p.urgency for e, p in zip(rows, predicted)) / n, 4),
+        "urgent_recall": recall,
+        "urgent_precision": precision,
     }
 
 
