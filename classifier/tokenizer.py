@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 _base: jieba.Tokenizer | None = None
 _base_lock = threading.Lock()
 _DICT = Path(jieba.__file__).with_name("dict.txt")
+KEEP_KEYWORD_CACHES = 3
 
 
 def base_tokenizer(cache_dir: Path | None = None) -> jieba.Tokenizer:
@@ -55,21 +56,42 @@ def keyword_tokenizer(words: Iterable[str], cache_dir: Path | None = None) -> ji
     """A fresh tokenizer: the base dictionary plus every keyword, so keywords cut whole.
 
     Cached in cache_dir per set of keywords: a warm start then loads one dictionary instead of
-    loading the base one and adding ~4,800 keywords to it (0.15 s of a 1 s start).
+    loading the base one and adding ~4,800 keywords to it (0.15 s of a 1 s start). The
+    KEEP_KEYWORD_CACHES used last are kept; older ones are removed.
     """
     words = set(words)
     cache = _keyword_cache_path(cache_dir, words) if cache_dir is not None else None
     if cache is not None:
         tk = jieba.Tokenizer()
         if _load(tk, cache):
+            _touch(cache)
             return tk
     tk = _with_keywords(base_tokenizer(cache_dir), words)
     if cache is not None:
-        for old in cache.parent.glob("jieba-kw-*.pickle"):  # an edited rule set leaves its old cache
-            if old != cache:
-                old.unlink(missing_ok=True)
         _save(tk, cache)
+        _prune(cache.parent)
     return tk
+
+
+def _touch(cache: Path) -> None:
+    try:
+        os.utime(cache)  # marks it in use, so pruning keeps it
+    except OSError:
+        pass
+
+
+def _prune(cache_dir: Path) -> None:
+    # Each edited rule set leaves a cache (~7 MB). Keeping the few used last means trying a
+    # rule file (`wuye rules eval --baseline`) in the server's data dir does not evict the
+    # dictionary of the rules in force.
+    caches = []
+    for path in cache_dir.glob("jieba-kw-*.pickle"):
+        try:
+            caches.append((path.stat().st_mtime_ns, path))
+        except OSError:
+            continue
+    for _, old in sorted(caches, reverse=True)[KEEP_KEYWORD_CACHES:]:
+        old.unlink(missing_ok=True)
 
 
 def _with_keywords(base: jieba.Tokenizer, words: set[str]) -> jieba.Tokenizer:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import tomllib
 from pathlib import Path
 
@@ -209,15 +210,37 @@ def test_dictionary_cache_is_built_once_and_reused(tmp_path):
     assert second.stdout.strip() == "紧急"
 
 
-def test_a_new_keyword_set_replaces_its_cached_dictionary(tmp_path):
+def test_a_new_keyword_set_gets_its_own_cached_dictionary(tmp_path):
     raw = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
     Classifier(parse_rules(raw), tmp_path)
     before = set(tmp_path.glob("jieba-kw-*.pickle"))
     raw["categories"]["绿化"]["keywords"]["平衡车"] = 2
     clf = Classifier(parse_rules(raw), tmp_path)
     after = set(tmp_path.glob("jieba-kw-*.pickle"))
-    assert len(before) == len(after) == 1 and before != after
+    assert len(before) == 1 and len(after) == 2 and before < after
     assert "平衡车" in clf.tokens("平衡车乱停")
+
+
+def test_only_the_keyword_dictionaries_used_last_stay_cached(tmp_path):
+    """Trying other rule files (three more) leaves the in-force one cached if it was used since."""
+    from classifier.tokenizer import KEEP_KEYWORD_CACHES
+
+    raw = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+
+    def build(extra: str) -> set[Path]:
+        edited = copy.deepcopy(raw)
+        edited["categories"]["绿化"]["keywords"][extra] = 2
+        Classifier(parse_rules(edited), tmp_path)
+        return set(tmp_path.glob("jieba-kw-*.pickle"))
+
+    in_force = build("平衡车")
+    tried = build("滑板车") - in_force
+    assert len(build("独轮车")) == 3
+    os.utime(next(iter(in_force)), ns=(1, 1))  # written long ago: only being used again keeps it
+    build("平衡车")  # the server reloads the rules in force: a cache hit marks it used
+    last = build("扭扭车")
+    assert len(last) == KEEP_KEYWORD_CACHES == 3
+    assert in_force <= last and not tried & last
 
 
 def test_a_denied_problem_does_not_count(clf):
