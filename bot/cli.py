@@ -346,12 +346,15 @@ def rules_suggest(config_path: str, rules_path: str | None, min_count: int, min_
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Model file to write (point [model] file at it; a running server reloads it).")
 @click.option("--min-count", default=2, show_default=True, help="Messages a piece must appear in to get a weight.")
+@click.option("--max-iter", default=None, type=click.IntRange(min=1),
+              help="The solver's iteration limit (default: 1000, scikit-learn's); raise it if the fit "
+                   "says it stopped there.")
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-def rules_fit(out: str, min_count: int, data: tuple[str, ...]) -> None:
+def rules_fit(out: str, min_count: int, max_iter: int | None, data: tuple[str, ...]) -> None:
     """Fit the model from labelled DATA files (JSON lines: text, category, urgency)."""
     from classifier.evaluate import read_examples
     from classifier.extract import normalize
-    from classifier.model import fit_model, save_model
+    from classifier.model import MAX_ITER, fit_model, save_model
 
     try:
         examples = [e for path in data for e in read_examples(Path(path))]
@@ -360,14 +363,18 @@ def rules_fit(out: str, min_count: int, data: tuple[str, ...]) -> None:
     for field, values in (("category", {e.category for e in examples}), ("urgency", {e.urgency for e in examples})):
         if len(values) < 2:
             raise click.ClickException(f"the data name only one {field}; a model needs at least two")
+    limit = max_iter or MAX_ITER
     try:
         model = fit_model([normalize(e.text) for e in examples], [e.category for e in examples],
-                          [e.urgency for e in examples], min_count=min_count)
+                          [e.urgency for e in examples], min_count=min_count, max_iter=limit)
     except ValueError as e:  # scikit-learn's refusals, or a weight too large to pack
         raise click.ClickException(f"cannot fit a model on these data: {e}") from None
     save_model(model, Path(out))
     click.echo(f"wrote {out}: {len(model.pieces)} pieces, {len(model.categories)} categories, "
                f"from {len(examples)} messages; check it with `wuye rules eval` on data it was not fitted on")
+    if not model.converged:
+        click.echo(f"note: the solver stopped at its limit of {limit} iterations before converging; the model "
+                   "works, but a fit with a higher --max-iter is the one its settings describe", err=True)
 
 
 @cli.command()

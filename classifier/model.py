@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import struct
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ MAX_WEIGHT = OFFSET / SCALE
 _CHUNK = 1 << 16
 _STEP = _CHUNK // 2  # characters per chunk: each gives one one-character and one two-character piece
 _INV = 1 / SCALE
+MAX_ITER = 1000  # liblinear's iteration limit when fitting (scikit-learn's default)
 
 
 def pieces_of(text: str) -> list[str]:
@@ -59,6 +61,7 @@ class Model:
     categories: tuple[str, ...]
     levels: tuple[str, ...]
     source: str = ""
+    converged: bool = True  # False: fitted, but the solver stopped at its iteration limit
     _columns: dict[float, tuple[list[float], list[float]]] = field(init=False, repr=False, default_factory=dict)
     _zero: int = field(init=False, repr=False, default=0)  # the row of a piece without weights
 
@@ -166,22 +169,29 @@ def save_model(model: Model, path: Path) -> None:
 
 
 def fit_model(texts: Sequence[str], categories: Sequence[str], urgencies: Sequence[str],
-              min_count: int = 2, c: float = 0.1) -> Model:
+              min_count: int = 2, c: float = 0.1, max_iter: int = MAX_ITER) -> Model:
     """Fit linear SVMs (scikit-learn) on normalized texts, a piece's count as its feature;
     pieces seen in fewer than min_count messages are dropped (a piece seen once is more often
-    noise than signal)."""
+    noise than signal). The model's `converged` is False when the solver stopped at max_iter."""
     import numpy as np  # fitting only: not at run time
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.svm import LinearSVC
 
     vec = CountVectorizer(analyzer=pieces_of, min_df=min_count)
     x = vec.fit_transform(texts)
-    heads = [LinearSVC(C=c, random_state=0).fit(x, list(labels)) for labels in (categories, urgencies)]
+    with warnings.catch_warnings():
+        # Said once, plainly, by whoever fitted (`wuye rules fit`), not as liblinear's warning.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        heads = [LinearSVC(C=c, random_state=0, max_iter=max_iter).fit(x, list(labels))
+                 for labels in (categories, urgencies)]
+    converged = all(int(h.n_iter_) < max_iter for h in heads)
     weights = np.hstack([_coef(h) for h in heads])
     bias = np.concatenate([_intercept(h) for h in heads])
     pieces = tuple(sorted(vec.vocabulary_))
     packed = {g: pack(weights[vec.vocabulary_[g]].tolist()) for g in pieces}
-    return Model(packed, tuple(bias.tolist()), tuple(map(str, heads[0].classes_)), tuple(map(str, heads[1].classes_)))
+    return Model(packed, tuple(bias.tolist()), tuple(map(str, heads[0].classes_)), tuple(map(str, heads[1].classes_)),
+                 converged=converged)
 
 
 def _coef(clf: object):  # noqa: ANN202 - a numpy array; numpy is not imported at module level

@@ -306,6 +306,25 @@ def test_rules_fit_writes_a_model_the_rules_can_use(tmp_path):
     assert ev.returncode == 0 and json.loads(ev.stdout)["accuracy"] > 0.9
 
 
+def test_a_fit_says_whether_the_solver_converged(small_fit):
+    examples = read_examples(SMALL)
+    args = [normalize(e.text) for e in examples], [e.category for e in examples], [e.urgency for e in examples]
+    assert small_fit.converged
+    assert not fit_model(*args, max_iter=2).converged
+
+
+def test_rules_fit_notes_a_solver_stopped_at_its_limit(tmp_path):
+    out = tmp_path / "fitted.zip"
+    plain = wuye("rules", "fit", "--out", str(out), str(SMALL), cwd=tmp_path)
+    assert plain.returncode == 0 and "note" not in plain.stderr and "Warning" not in plain.stderr
+    short = wuye("rules", "fit", "--max-iter", "2", "--out", str(out), str(SMALL), cwd=tmp_path)
+    assert short.returncode == 0 and out.exists()
+    assert "stopped at its limit of 2 iterations" in short.stderr and "--max-iter" in short.stderr
+    assert "ConvergenceWarning" not in short.stderr  # said once, plainly, not as liblinear's warning
+    zero = wuye("rules", "fit", "--max-iter", "0", "--out", str(tmp_path / "m.zip"), str(SMALL), cwd=tmp_path)
+    assert zero.returncode != 0 and "--max-iter" in zero.stderr and not (tmp_path / "m.zip").exists()
+
+
 @pytest.mark.parametrize("lines, message", [
     (['{"text": "电梯坏了", "category": "电梯", "urgency": "重要"}',
       '{"text": "电梯又坏了", "category": "电梯", "urgency": "一般"}'], "only one category"),
