@@ -294,17 +294,18 @@ def rules_check(config_path: str, file: str | None) -> None:
 @click.option("--baseline", "baseline_path", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Another rules file (e.g. the one in force): show its figures beside these and every "
                    "message whose label changes.")
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accuracy: float | None,
                min_urgent_recall: float | None, min_urgent_precision: float | None,
-               baseline_path: str | None, data: str) -> None:
-    """Classify labelled DATA (JSON lines: text, category, urgency) and report how the rules did."""
+               baseline_path: str | None, data: tuple[str, ...]) -> None:
+    """Classify labelled DATA files (JSON lines: text, category, urgency), taken together, and
+    report how the rules did."""
     from classifier.evaluate import compare, evaluate, format_comparison, format_report, read_examples
 
     clf = _classifier(config_path, rules_path)
     baseline = _classifier(config_path, baseline_path) if baseline_path else None
     try:
-        examples = read_examples(Path(data))
+        examples = [e for path in data for e in read_examples(Path(path))]
         report = compare(clf, baseline, examples) if baseline else evaluate(clf, examples)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None

@@ -207,6 +207,21 @@ def test_rules_eval_report_and_accuracy_gate(tmp_path):
     assert gate.returncode == 1 and "below --min-accuracy" in gate.stderr
 
 
+def test_rules_eval_takes_several_files_together(tmp_path):
+    rows = [{"text": "电梯里有人被困！", "category": "电梯", "urgency": "紧急"},
+            {"text": "今天天气不错", "category": "绿化", "urgency": "一般"}]  # deliberately wrong
+    for i, row in enumerate(rows):
+        (tmp_path / f"{i}.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = json.loads(wuye("rules", "eval", "--json", str(tmp_path / "0.jsonl"), str(tmp_path / "1.jsonl"),
+                             cwd=tmp_path).stdout)
+    assert report["messages"] == 2 and report["accuracy"] == 0.5
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n", encoding="utf-8")
+    done = wuye("rules", "eval", str(tmp_path / "0.jsonl"), str(bad), cwd=tmp_path)
+    assert done.returncode != 0 and "bad.jsonl:1" in done.stderr and "Traceback" not in done.stderr
+    assert wuye("rules", "eval", cwd=tmp_path).returncode == 2  # no file: a usage error
+
+
 def test_rules_eval_gates_on_urgent_recall_and_precision(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
