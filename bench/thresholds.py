@@ -6,8 +6,8 @@ cap_margin 0.8 and step down to 0.5, 0.3 and 0.0 while a step gains at least as 
 emergencies as it adds false alarms.
 urgent_margin and veto_margin, the CV rule (the default; --veto-rule fixed keeps veto_margin at
 -1.5 and chooses urgent_margin alone, as round 17 did): of every pair of urgent_margin
--0.5 ... 0.1 and veto_margin -1.5 ... -0.5 at the chosen cap_margin, among those with CV 紧急
-recall at least 0.97 and CV precision at least 0.85, the one with the highest CV precision
+-0.5 ... 0.1 and veto_margin -1.5 ... -0.5 below it at the chosen cap_margin, among those with
+CV 紧急 recall at least 0.97 and CV precision at least 0.85, the one with the highest CV precision
 (ties: the higher recall, then the higher urgent_margin, then the lower veto_margin). When none
 qualifies, or with --urgent-rule validation (rounds 3 to 16), the validation rule at veto_margin
 -1.5: with the packaged model, the lowest urgent_margin of -0.3 ... 0.1 where every floor of
@@ -137,10 +137,11 @@ def cv_curve(folds: list[dict[str, list[int]]], cap: float, veto: float) -> dict
 def cv_margins_rule(curves: dict[str, dict[str, list[float]]]) -> tuple[float, float] | None:
     """(urgent_margin, veto_margin) with the highest CV precision among the pairs with recall >=
     CV_MIN_RECALL and precision >= CV_MIN_PRECISION; ties: higher recall, higher urgent_margin,
-    lower veto_margin. None: no pair qualifies."""
+    lower veto_margin. Only pairs a rules file accepts (veto_margin below urgent_margin) count.
+    None: no pair qualifies."""
     good = [(precision, recall, float(u), -float(v))
             for v, curve in curves.items() for u, (_, _, recall, precision) in curve.items()
-            if recall >= CV_MIN_RECALL and precision >= CV_MIN_PRECISION]
+            if float(v) < float(u) and recall >= CV_MIN_RECALL and precision >= CV_MIN_PRECISION]
     if not good:
         return None
     _, _, urgent, veto = max(good)
