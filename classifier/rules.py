@@ -156,7 +156,7 @@ def _model(raw: Any, source: str) -> ModelSettings | None:
     weight = _number(raw, "model.weight", 5.0)
     if weight <= 0:
         raise RulesError("model.weight: must be > 0")
-    urgent = _number(raw, "model.urgent_margin", -0.1)
+    urgent = _number(raw, "model.urgent_margin", -0.4)
     veto = _number(raw, "model.veto_margin", -1.5)
     if veto >= urgent:
         raise RulesError(f"model.veto_margin: must be below model.urgent_margin ({urgent:g})")

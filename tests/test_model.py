@@ -306,6 +306,13 @@ def test_rules_fit_writes_a_model_the_rules_can_use(tmp_path):
     assert ev.returncode == 0 and json.loads(ev.stdout)["accuracy"] > 0.9
 
 
+def test_a_model_table_without_numbers_gets_the_packaged_values():
+    """A rules file that leaves a [model] number out gets what the packaged rules ship with."""
+    packaged = parse_rules(_raw(**tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))["model"])).model
+    bare = parse_rules(_raw(enabled=True)).model
+    assert bare == packaged
+
+
 def test_a_fit_says_whether_the_solver_converged(small_fit):
     examples = read_examples(SMALL)
     args = [normalize(e.text) for e in examples], [e.category for e in examples], [e.urgency for e in examples]
