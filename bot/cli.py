@@ -21,6 +21,7 @@ from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from classifier import Classifier
+    from classifier.evaluate import Example
 
 DEFAULT_CONFIG = "config.toml"
 TEMPLATE = Path(__file__).with_name("config.example.toml")
@@ -282,6 +283,16 @@ def rules_check(config_path: str, file: str | None) -> None:
                    "margins are ignored (re-fit the model with `wuye rules fit` to use what it learned)")
 
 
+def _examples(data: tuple[str, ...]) -> list[Example]:
+    """The labelled messages of every DATA file, in order; a bad file or line is refused."""
+    from classifier.evaluate import read_examples
+
+    try:
+        return [e for path in data for e in read_examples(Path(path))]
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
 @rules.command("eval")
 @config_option
 @click.option("--rules", "rules_path", default=None, help="Rules file to evaluate (default: the configured rules).")
@@ -300,15 +311,12 @@ def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accu
                baseline_path: str | None, data: tuple[str, ...]) -> None:
     """Classify labelled DATA files (JSON lines: text, category, urgency), taken together, and
     report how the rules did."""
-    from classifier.evaluate import compare, evaluate, format_comparison, format_report, read_examples
+    from classifier.evaluate import compare, evaluate, format_comparison, format_report
 
     clf = _classifier(config_path, rules_path)
     baseline = _classifier(config_path, baseline_path) if baseline_path else None
-    try:
-        examples = [e for path in data for e in read_examples(Path(path))]
-        report = compare(clf, baseline, examples) if baseline else evaluate(clf, examples)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+    examples = _examples(data)
+    report = compare(clf, baseline, examples) if baseline else evaluate(clf, examples)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     else:
@@ -331,14 +339,10 @@ def rules_eval(config_path: str, rules_path: str | None, as_json: bool, min_accu
 def rules_suggest(config_path: str, rules_path: str | None, min_count: int, min_precision: float,
                   data: tuple[str, ...]) -> None:
     """Propose keywords, from labelled DATA files, that would mend category mistakes."""
-    from classifier.evaluate import read_examples, suggest
+    from classifier.evaluate import suggest
 
     clf = _classifier(config_path, rules_path)
-    try:
-        examples = [e for path in data for e in read_examples(Path(path))]
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
-    for s in suggest(clf, examples, min_count, min_precision):
+    for s in suggest(clf, _examples(data), min_count, min_precision):
         click.echo(f'[categories."{s["category"]}".keywords] "{s["word"]}" = {s["weight"]}'
                    f'    # {s["misclassified"]} mistakes, {s["occurrences"]} uses, precision {s["precision"]}')
 
@@ -353,14 +357,10 @@ def rules_suggest(config_path: str, rules_path: str | None, min_count: int, min_
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def rules_fit(out: str, min_count: int, max_iter: int | None, data: tuple[str, ...]) -> None:
     """Fit the model from labelled DATA files (JSON lines: text, category, urgency)."""
-    from classifier.evaluate import read_examples
     from classifier.extract import normalize
     from classifier.model import MAX_ITER, fit_model, save_model
 
-    try:
-        examples = [e for path in data for e in read_examples(Path(path))]
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+    examples = _examples(data)
     for field, values in (("category", {e.category for e in examples}), ("urgency", {e.urgency for e in examples})):
         if len(values) < 2:
             raise click.ClickException(f"the data name only one {field}; a model needs at least two")
