@@ -352,7 +352,7 @@ def rules_suggest(config_path: str, rules_path: str | None, min_count: int, min_
               help="Model file to write (point [model] file at it; a running server reloads it).")
 @click.option("--min-count", default=2, show_default=True, help="Messages a piece must appear in to get a weight.")
 @click.option("--max-iter", default=None, type=click.IntRange(min=1),
-              help="The solver's iteration limit (default: 1000, scikit-learn's); raise it if the fit "
+              help="The solver's iteration limit (default: 5000); raise it if the fit "
                    "says it stopped there.")
 @click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def rules_fit(out: str, min_count: int, max_iter: int | None, data: tuple[str, ...]) -> None:

@@ -157,7 +157,7 @@ def _model(raw: Any, source: str) -> ModelSettings | None:
     if weight <= 0:
         raise RulesError("model.weight: must be > 0")
     urgent = _number(raw, "model.urgent_margin", -0.4)
-    veto = _number(raw, "model.veto_margin", -1.5)
+    veto = _number(raw, "model.veto_margin", -0.7)
     if veto >= urgent:
         raise RulesError(f"model.veto_margin: must be below model.urgent_margin ({urgent:g})")
     cap = _number(raw, "model.cap_margin", 0.5)

@@ -328,3 +328,36 @@ def test_false_friends_are_validated(tmp_path):
     raw = copy.deepcopy(RAW)
     raw["urgency"]["false_friends"] = ["打不着火", ""]
     _refused(raw, "urgency.false_friends")
+
+
+@pytest.mark.parametrize("marker", ["上回", "那回", "前阵子", "上星期", "上个礼拜"])
+def test_a_past_marker_cancels_the_danger_it_tells_of(clf, marker):
+    r = clf.classify(f"{marker}电梯困人，你们二十多分钟才来人，太慢了")
+    assert [h.cancelled for h in r.hits if h.word == "困人" and h.target == "紧急"] == [True], r.tokens
+
+
+def test_a_past_lift_rescue_told_as_a_service_complaint_is_not_urgent(clf):
+    r = clf.classify("上回电梯困人 你们二十多分钟才来人 太慢了")
+    assert r.urgency != "紧急", r.urgency_reason
+
+
+@pytest.mark.parametrize("text", [
+    # 顺便 brings up a second, minor problem: it does not say the first one can wait
+    "我家洗手间天花在滴水，滴得很快，麻烦马上来。顺便说一下楼道灯坏了一个礼拜了也没人修",
+    # a question is not "it can wait"
+    "你好，想问一下15栋是不是在检修？我们家从中午到现在一直没有电，也没看到有通知。",
+])
+def test_by_the_way_and_a_question_do_not_say_it_can_wait(clf, text):
+    r = clf.classify(text)
+    assert not [h for h in r.hits if h.target == "negation"], r.hits
+    assert r.urgency == "紧急", r.urgency_reason
+
+
+@pytest.mark.parametrize("text, word", [
+    ("楼道和我家都没电 对面那栋倒是有电 是不是我们楼的总闸跳了", "有电"),
+    ("遛狗不拴绳，狗突然冲过来把我家孩子吓哭了，主人还说‘它不咬人’", "咬人"),
+])
+def test_a_danger_phrase_inside_its_false_friend_does_not_count(clf, text, word):
+    r = clf.classify(text)
+    hits = [h for h in r.hits if h.word == word and h.target in ("紧急", "重要")]
+    assert hits and all(h.cancelled for h in hits), r.hits
