@@ -2,9 +2,12 @@
 
 Issue #3's targets for held-out data: category accuracy >= 0.90, 紧急 recall >= 0.97, 紧急
 precision >= 0.80. Each held-out part asserts the targets it meets; where it falls short the
-measured figure rounded down is asserted instead (holdout3's recall 0.964 and precision
-0.786; see bench/README.md), so a change that makes it worse fails here instead of passing
-unnoticed.
+measured figure rounded down is asserted instead (holdout22a's recall 0.969, holdout3's
+recall 0.964 and precision 0.786; see bench/README.md), so a change that makes it worse fails
+here instead of passing unnoticed.
+
+messages_holdout22a, 22b and 22c were written by three other hands, who never saw the
+repository, and read only to score them, once, after round 19's design was committed.
 
 messages_holdout, 2 and 3 have been scored after every design round (until round 16 they
 chose urgent_margin; since round 17 cross-validation on the tuning sets does): they are
@@ -32,6 +35,9 @@ FLOORS = {  # the targets, except where a part falls short of one: there its fig
     "messages_holdout.jsonl": TARGETS,
     "messages_holdout2.jsonl": TARGETS,
     "messages_holdout3.jsonl": {**TARGETS, "urgent_recall": 0.96, "urgent_precision": 0.78},
+    "messages_holdout22a.jsonl": {**TARGETS, "urgent_recall": 0.96},
+    "messages_holdout22b.jsonl": TARGETS,
+    "messages_holdout22c.jsonl": TARGETS,
 }
 HELD_OUT = tuple(FLOORS)
 
