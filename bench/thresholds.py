@@ -160,9 +160,12 @@ def main() -> None:
     curves = {str(v): cv_curve(folds, cap, v) for v in VETO_MARGINS}
     tried = curves if args.veto_rule == "cv" else {str(CV_VETO_MARGIN): curves[str(CV_VETO_MARGIN)]}
     chosen = cv_margins_rule(tried) if args.urgent_rule == "cv" else None
-    if chosen is None:
-        chosen = validation_rule(cap, CV_VETO_MARGIN)[0], CV_VETO_MARGIN
-    urgent, veto = chosen
+    if chosen is None:  # the validation rule, at the fixed veto_margin
+        veto = CV_VETO_MARGIN
+        urgent, table = validation_rule(cap, veto)
+    else:
+        urgent, veto = chosen
+        table = validation_rule(cap, veto)[1]
     right, messages = summed(folds, "category")
     save_result("thresholds", {
         "tuning_sets": len(folds),
@@ -171,7 +174,7 @@ def main() -> None:
         "cap_margin": cap,
         "cv_missed_false_alarms_recall_precision_by_urgent_margin": curves[str(CV_VETO_MARGIN)],
         "cv_missed_false_alarms_recall_precision_by_veto_and_urgent_margin": curves,
-        "validation_accuracy_recall_precision": validation_rule(cap, veto)[1],
+        "validation_accuracy_recall_precision": table,
         "urgent_rule": args.urgent_rule,
         "veto_rule": args.veto_rule,
         "urgent_margin": urgent,
