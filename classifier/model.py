@@ -16,6 +16,7 @@ de-duplication per message and cross-validated as well, see bench/README.md).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import warnings
@@ -62,6 +63,7 @@ class Model:
     levels: tuple[str, ...]
     source: str = ""
     converged: bool = True  # False: fitted, but the solver stopped at its iteration limit
+    fitted_on: str = ""  # data_digest of what it was fitted on ("" in a file written before it was kept)
     _columns: dict[float, tuple[list[float], list[float]]] = field(init=False, repr=False, default_factory=dict)
     _zero: int = field(init=False, repr=False, default=0)  # the row of a piece without weights
 
@@ -151,7 +153,7 @@ def load_model(path: Path | None = None) -> Model:
     if len(bias) != len(categories) + len(levels) or len(rows) != width * len(pieces):
         raise RulesError(f"{p}: model arrays do not match its labels; re-fit it")
     packed = {g: int.from_bytes(rows[i * width:(i + 1) * width], "little") for i, g in enumerate(pieces)}
-    return Model(packed, bias, categories, levels, str(p))
+    return Model(packed, bias, categories, levels, str(p), fitted_on=str(head.get("fitted_on", "")))
 
 
 def save_model(model: Model, path: Path) -> None:
@@ -159,13 +161,22 @@ def save_model(model: Model, path: Path) -> None:
     running server's reload never reads half a file."""
     width = 4 * len(model.bias)
     head = {"format": FORMAT, "scale": SCALE, "offset": OFFSET, "categories": list(model.categories),
-            "levels": list(model.levels), "bias": list(model.bias)}
+            "levels": list(model.levels), "bias": list(model.bias), "fitted_on": model.fitted_on}
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("model.json", json.dumps(head, ensure_ascii=False))
         z.writestr("pieces.json", json.dumps(model.pieces, ensure_ascii=False))
         z.writestr("weights.bin", b"".join(v.to_bytes(width, "little") for v in model.packed.values()))
     tmp.replace(path)
+
+
+def vocabulary(texts: Sequence[str], min_count: int = 2) -> tuple[str, ...]:
+    """The pieces seen in at least min_count of the normalized texts, sorted: the rows of a
+    model fitted on them (cheap: no solver, so a test can check what a model was fitted on)."""
+    seen: Counter[str] = Counter()
+    for text in texts:
+        seen.update(set(pieces_of(text)))
+    return tuple(sorted(g for g, n in seen.items() if n >= min_count))
 
 
 def fit_model(texts: Sequence[str], categories: Sequence[str], urgencies: Sequence[str],
@@ -178,7 +189,8 @@ def fit_model(texts: Sequence[str], categories: Sequence[str], urgencies: Sequen
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.svm import LinearSVC
 
-    vec = CountVectorizer(analyzer=pieces_of, min_df=min_count)
+    pieces = vocabulary(texts, min_count)
+    vec = CountVectorizer(analyzer=pieces_of, vocabulary={g: i for i, g in enumerate(pieces)})
     x = vec.fit_transform(texts)
     with warnings.catch_warnings():
         # Said once, plainly, by whoever fitted (`wuye rules fit`), not as liblinear's warning.
@@ -188,10 +200,19 @@ def fit_model(texts: Sequence[str], categories: Sequence[str], urgencies: Sequen
     converged = all(int(h.n_iter_) < max_iter for h in heads)
     weights = np.hstack([_coef(h) for h in heads])
     bias = np.concatenate([_intercept(h) for h in heads])
-    pieces = tuple(sorted(vec.vocabulary_))
-    packed = {g: pack(weights[vec.vocabulary_[g]].tolist()) for g in pieces}
+    packed = {g: pack(weights[i].tolist()) for i, g in enumerate(pieces)}
     return Model(packed, tuple(bias.tolist()), tuple(map(str, heads[0].classes_)), tuple(map(str, heads[1].classes_)),
-                 converged=converged)
+                 converged=converged,
+                 fitted_on=data_digest(texts, categories, urgencies, min_count=min_count, c=c, max_iter=max_iter))
+
+
+def data_digest(texts: Sequence[str], categories: Sequence[str], urgencies: Sequence[str],
+                min_count: int = 2, c: float = 0.1, max_iter: int = MAX_ITER) -> str:
+    """SHA-256 of a fit's inputs and settings, in order: a model keeps it, so a test can check
+    what the model was fitted on without fitting again."""
+    inputs = {"texts": list(texts), "categories": list(categories), "urgencies": list(urgencies),
+              "min_count": min_count, "c": c, "max_iter": max_iter}
+    return hashlib.sha256(json.dumps(inputs, ensure_ascii=False).encode()).hexdigest()
 
 
 def _coef(clf: object):  # noqa: ANN202 - a numpy array; numpy is not imported at module level

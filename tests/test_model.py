@@ -17,7 +17,8 @@ from bot.reloader import ClassifierHolder
 from classifier import Classifier
 from classifier.evaluate import read_examples
 from classifier.extract import normalize
-from classifier.model import MAX_WEIGHT, Model, fit_model, load_model, pack, pieces_of, save_model
+from classifier.model import (MAX_WEIGHT, Model, data_digest, fit_model, load_model, pack, pieces_of, save_model,
+                              vocabulary)
 from classifier.rules import DEFAULT_RULES_PATH, parse_rules
 from test_cli import wuye
 
@@ -370,3 +371,22 @@ def test_holder_reloads_an_edited_model_file_and_keeps_the_old_on_a_broken_one(s
 def _later(path: Path) -> None:
     st = path.stat()
     os.utime(path, (st.st_atime, st.st_mtime + 5))
+
+
+def test_a_fit_keeps_the_digest_of_what_it_was_fitted_on(small_fit, small_model):
+    examples = read_examples(SMALL)
+    texts, categories, urgencies = ([normalize(e.text) for e in examples], [e.category for e in examples],
+                                    [e.urgency for e in examples])
+    assert small_fit.fitted_on == data_digest(texts, categories, urgencies)
+    assert load_model(small_model).fitted_on == small_fit.fitted_on
+    relabelled = ["其他" if c != "其他" else "维修" for c in categories[:1]] + categories[1:]
+    assert data_digest(texts, relabelled, urgencies) != small_fit.fitted_on
+    assert data_digest(texts[1:], categories[1:], urgencies[1:]) != small_fit.fitted_on
+    assert data_digest(texts, categories, urgencies, c=0.2) != small_fit.fitted_on
+
+
+def test_the_rows_of_a_fit_are_the_pieces_of_enough_messages(small_fit):
+    assert small_fit.pieces == vocabulary([normalize(e.text) for e in read_examples(SMALL)])
+    # counted once per message, however often it occurs in one
+    assert vocabulary(["aa", "b", "b"]) == ("b",)
+    assert vocabulary(["aa", "b", "b"], min_count=1) == ("a", "aa", "b")
