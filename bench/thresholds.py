@@ -17,7 +17,7 @@ Also written: CV category accuracy, CV missed / false alarms / recall / precisio
 and the validation sets' figures for every urgent_margin at the chosen cap_margin and
 veto_margin. The held-out sets are not read.
 Usage: python bench/thresholds.py [--procs 2] [--urgent-rule cv|validation] [--veto-rule cv|fixed]
-(about 50 minutes on 2 cores for 74 sets with converged fits)
+(about 85 minutes on 2 cores for 84 sets with converged fits; the fits are most of it)
 """
 from __future__ import annotations
 

@@ -361,3 +361,20 @@ def test_a_danger_phrase_inside_its_false_friend_does_not_count(clf, text, word)
     r = clf.classify(text)
     hits = [h for h in r.hits if h.word == word and h.target in ("紧急", "重要")]
     assert hits and all(h.cancelled for h in hits), r.hits
+
+
+def test_water_dripping_drop_by_drop_is_not_marked_minor(clf):
+    # 一滴一滴 is water coming in now, which the contract counts as 紧急 (round 20, E1)
+    r = clf.classify("卫生间天花板有水一滴一滴下来，现在地上放了个盆接着")
+    assert not [h for h in r.hits if h.word == "一滴一滴" and h.target == "一般"], r.hits
+
+
+@pytest.mark.parametrize("text, minor", [
+    ("没看到有停电通知啊 几点来电", False),  # no notice was given: not a planned outage
+    ("物业贴了通知说今天下午停水", True),
+    ("电梯里贴的通知写着今天下午两点到五点停电，现在几点了还没来", True),
+])
+def test_only_a_notice_that_was_given_marks_an_outage_minor(clf, text, minor):
+    r = clf.classify(text)
+    hits = [h for h in r.hits if "通知" in h.word and h.target == "一般" and not h.cancelled]
+    assert bool(hits) == minor, r.hits
