@@ -44,6 +44,8 @@ _CHUNK = 1 << 16
 _STEP = _CHUNK // 2  # characters per chunk: each gives one one-character and one two-character piece
 _INV = 1 / SCALE
 MAX_ITER = 5000  # liblinear's iteration limit when fitting; scikit-learn's 1,000 stops short of convergence on our data
+MIN_COUNT = 2  # messages a piece must appear in to get a row
+C = 0.1  # the solver's regularization (smaller: smaller weights)
 
 
 def pieces_of(text: str) -> list[str]:
@@ -170,7 +172,7 @@ def save_model(model: Model, path: Path) -> None:
     tmp.replace(path)
 
 
-def vocabulary(texts: Sequence[str], min_count: int = 2) -> tuple[str, ...]:
+def vocabulary(texts: Sequence[str], min_count: int = MIN_COUNT) -> tuple[str, ...]:
     """The pieces seen in at least min_count of the normalized texts, sorted: the rows of a
     model fitted on them (cheap: no solver, so a test can check what a model was fitted on)."""
     seen: Counter[str] = Counter()
@@ -180,7 +182,7 @@ def vocabulary(texts: Sequence[str], min_count: int = 2) -> tuple[str, ...]:
 
 
 def fit_model(texts: Sequence[str], categories: Sequence[str], urgencies: Sequence[str],
-              min_count: int = 2, c: float = 0.1, max_iter: int = MAX_ITER) -> Model:
+              min_count: int = MIN_COUNT, c: float = C, max_iter: int = MAX_ITER) -> Model:
     """Fit linear SVMs (scikit-learn) on normalized texts, a piece's count as its feature;
     pieces seen in fewer than min_count messages are dropped (a piece seen once is more often
     noise than signal). The model's `converged` is False when the solver stopped at max_iter."""
@@ -207,7 +209,7 @@ def fit_model(texts: Sequence[str], categories: Sequence[str], urgencies: Sequen
 
 
 def data_digest(texts: Sequence[str], categories: Sequence[str], urgencies: Sequence[str],
-                min_count: int = 2, c: float = 0.1, max_iter: int = MAX_ITER) -> str:
+                min_count: int = MIN_COUNT, c: float = C, max_iter: int = MAX_ITER) -> str:
     """SHA-256 of a fit's inputs and settings, in order: a model keeps it, so a test can check
     what the model was fitted on without fitting again."""
     inputs = {"texts": list(texts), "categories": list(categories), "urgencies": list(urgencies),

@@ -379,7 +379,7 @@ def test_a_fit_keeps_the_digest_of_what_it_was_fitted_on(small_fit, small_model)
                                     [e.urgency for e in examples])
     assert small_fit.fitted_on == data_digest(texts, categories, urgencies)
     assert load_model(small_model).fitted_on == small_fit.fitted_on
-    relabelled = ["其他" if c != "其他" else "维修" for c in categories[:1]] + categories[1:]
+    relabelled = ["维修" if categories[0] == "其他" else "其他", *categories[1:]]
     assert data_digest(texts, relabelled, urgencies) != small_fit.fitted_on
     assert data_digest(texts[1:], categories[1:], urgencies[1:]) != small_fit.fitted_on
     assert data_digest(texts, categories, urgencies, c=0.2) != small_fit.fitted_on
